@@ -1,0 +1,107 @@
+"""API keys: ``app-`` keys for one app's Service API, ``ds-`` keys for a workspace's
+Knowledge API. A key is shown once, when it is created; the database keeps its SHA-256
+(keys are 144 random bits, so a fast hash is enough) and a hint to recognise it by."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+from dataclasses import dataclass
+from typing import Literal
+
+from plait.app.audit import Actor, record
+from plait.errors import BadRequest, Unauthorized
+from plait.storage.db import Database
+from plait.storage.db.repos import apps as apps_repo
+from plait.storage.db.repos import keys as repo
+from plait.storage.db.tables import ApiKey
+from plait.storage.db.types import utcnow
+
+MAX_KEYS_PER_APP = 10
+KEY_ALPHABET = string.ascii_letters + string.digits
+KEY_BODY_LENGTH = 24
+PREFIXES = {"app": "app-", "dataset": "ds-"}
+
+KeyKind = Literal["app", "dataset"]
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _new_token(kind: KeyKind) -> str:
+    return PREFIXES[kind] + "".join(secrets.choice(KEY_ALPHABET) for _ in range(KEY_BODY_LENGTH))
+
+
+def _hint(token: str) -> str:
+    prefix = token.split("-", 1)[0]
+    return f"{prefix}-...{token[-4:]}"
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    id: str
+    token: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class KeyIdentity:
+    """What a presented key grants: one app, or a workspace's datasets."""
+
+    key_id: str
+    kind: KeyKind
+    workspace_id: str
+    app_id: str | None
+
+
+class Keys:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(self, workspace_id: str, actor: Actor, *, kind: KeyKind, app_id: str | None = None) -> CreatedKey:
+        token = _new_token(kind)
+        key = ApiKey(
+            workspace_id=workspace_id,
+            app_id=app_id if kind == "app" else None,
+            kind=kind,
+            token_hash=_hash(token),
+            token_hint=_hint(token),
+            created_by=actor.account_id,
+        )
+        async with self._db.transaction() as session:
+            if kind == "app":
+                app = await apps_repo.app_in_workspace(session, workspace_id, app_id or "", for_update=True)
+                if app is None:
+                    raise BadRequest("App not found in this workspace.", code="not_found", status=404)
+                if await repo.count_app_keys(session, app.id) >= MAX_KEYS_PER_APP:
+                    raise BadRequest(f"An app can have at most {MAX_KEYS_PER_APP} API keys.", code="max_keys_exceeded")
+            session.add(key)
+            await session.flush()
+            record(
+                session,
+                actor,
+                "api_key.created",
+                workspace_id=workspace_id,
+                target_type="api_key",
+                target_id=key.id,
+                detail={"kind": kind, "app_id": key.app_id, "hint": key.token_hint},
+            )
+        return CreatedKey(id=key.id, token=token, hint=key.token_hint)
+
+    async def authenticate(self, token: str, *, kind: KeyKind) -> KeyIdentity:
+        if not token.startswith(PREFIXES[kind]):
+            raise Unauthorized("Access token is invalid")
+        async with self._db.reader() as session:
+            key = await repo.key_by_hash(session, _hash(token))
+        if key is None or key.kind != kind:
+            raise Unauthorized("Access token is invalid")
+        return KeyIdentity(key_id=key.id, kind=kind, workspace_id=key.workspace_id, app_id=key.app_id)
+
+    async def touch(self, key_id: str) -> None:
+        """Record a key's last use (callers do this off the request's hot path)."""
+        async with self._db.transaction() as session:
+            key = await session.get(ApiKey, key_id)
+            if key is not None:
+                key.last_used_at = utcnow()

@@ -1,0 +1,254 @@
+"""The ``plait`` command.
+
+Commands meant for automation print their result (an id, a key) as the last line of
+standard output, and everything else (logs, hints) on standard error, so a script can do
+``APP_ID=$(plait apps import app.yml --publish | tail -n 1)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+from collections.abc import Awaitable, Callable
+from typing import IO, ParamSpec, TypeVar
+
+import click
+
+from plait import __version__
+from plait.app import bootstrap
+from plait.app.apps import ImportResult
+from plait.app.audit import CLI
+from plait.app.bootstrap import Plait
+from plait.app.logs import configure_logging
+from plait.errors import ConfigurationError, PlaitError
+from plait.settings import Settings, load_settings
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    configure_logging(settings.log)
+    return settings
+
+
+def reports_errors(command: Callable[P, T]) -> Callable[P, T]:
+    """Turn Plait's errors into a one-line message and a non-zero exit, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return command(*args, **kwargs)
+        except ConfigurationError as error:
+            click.echo(f"Error: {error.message}", err=True)
+            sys.exit(2)
+        except PlaitError as error:
+            click.echo(f"Error: {error.message}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def _run(work: Callable[[Plait], Awaitable[T]], *, migrate_now: bool | None = None) -> T:
+    """Start Plait (wait for the database, migrate), do ``work``, shut down."""
+
+    async def main() -> T:
+        plait = await bootstrap.start(_settings(), migrate_now=migrate_now)
+        try:
+            return await work(plait)
+        finally:
+            await plait.close()
+
+    return asyncio.run(main())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="plait")
+def main() -> None:
+    """Plait: build, run and serve LLM applications. Honours PLAIT_DATA_DIR, DATABASE_URL and
+    the other settings in docs/settings.md."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (default: PLAIT_HOST, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default: PLAIT_PORT, 5001).")
+@reports_errors
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the API and console."""
+    import uvicorn
+
+    from plait.api.server import create_app
+
+    settings = _settings()
+    if host is not None:
+        settings.server.host = host
+    if port is not None:
+        settings.server.port = port
+    base_url = f"http://{settings.server.host}:{settings.server.port}"
+
+    async def announce(plait: Plait) -> None:
+        status = await plait.accounts.setup_status()
+        lines = [f"Plait {__version__} is running at {base_url} (data: {settings.data_dir.resolve()})", ""]
+        if not status.done:
+            lines += [
+                "Next: create the owner account (there is no default one):",
+                "  .venv/bin/plait setup --email you@example.com --password 'a-long-passphrase-1'",
+                f"  or POST {base_url}/console/api/setup with {{email, password, name}}",
+                "",
+            ]
+        lines += [
+            "Then import an app and give it an API key:",
+            "  APP_ID=$(.venv/bin/plait apps import my-app.yml --publish | tail -n 1)",
+            "  .venv/bin/plait keys create $APP_ID",
+            f"Health: {base_url}/health   Readiness: {base_url}/ready   API docs: {base_url}/docs",
+        ]
+        click.echo("\n".join(lines), err=True)
+
+    app = create_app(settings, on_ready=announce)
+    uvicorn.run(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        log_config=None,
+        access_log=False,
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        http="httptools",
+        timeout_graceful_shutdown=10,
+    )
+
+
+@main.command()
+@click.option("--email", required=True, help="The owner's email; it is the login.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="At least 8 characters, letters and digits.",
+)
+@click.option("--name", default=None, help="The owner's display name (default: the email's local part).")
+@click.option("--workspace-name", default=None, help="Name of the first workspace.")
+@reports_errors
+def setup(email: str, password: str, name: str | None, workspace_name: str | None) -> None:
+    """Create the first workspace and its owner (once; there is no default account)."""
+    result = _run(
+        lambda plait: plait.accounts.setup(
+            email=email, password=password, name=name, workspace_name=workspace_name, actor=CLI
+        )
+    )
+    click.echo(f"Created the owner {email.strip().lower()} and workspace {result.workspace_id}.", err=True)
+    click.echo(result.account_id)
+
+
+@main.group()
+def db() -> None:
+    """The metadata database."""
+
+
+@db.command("upgrade")
+@reports_errors
+def db_upgrade() -> None:
+    """Wait for the database and migrate it to the newest schema (under the migration lock)."""
+    from plait.storage.db import migrate
+
+    async def work(plait: Plait) -> tuple[str | None, str | None]:
+        return await migrate.current_revision(plait.db), migrate.head_revision()
+
+    current, head = _run(work, migrate_now=True)
+    click.echo(f"Database schema at revision {current} (newest: {head}).")
+
+
+@main.group()
+def apps() -> None:
+    """Apps: import, export, list."""
+
+
+workspace_option = click.option(
+    "--workspace", "workspace_id", default=None, help="Workspace id (default: the only one)."
+)
+
+
+@apps.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option("--publish", is_flag=True, help="Publish the imported draft, so the Service API serves it.")
+@click.option("--name", default=None, help="Name of the new app (default: the name in the file).")
+@workspace_option
+@reports_errors
+def apps_import(file: IO[bytes], publish: bool, name: str | None, workspace_id: str | None) -> None:
+    """Import a Dify DSL FILE (YAML; - for standard input) as a new app. Prints the app id last."""
+    text = file.read()
+
+    async def work(plait: Plait) -> ImportResult:
+        workspace = await plait.workspaces.resolve(workspace_id)
+        return await plait.apps.import_dsl(workspace.id, CLI, text, name=name, publish=publish)
+
+    result = _run(work)
+    click.echo(f"Imported a {result.mode} app from DSL {result.imported_dsl_version}.", err=True)
+    if result.published_version_id:
+        click.echo(f"Published version {result.published_version_id}.", err=True)
+    click.echo(result.app_id)
+
+
+@apps.command("export")
+@click.argument("app_id")
+@workspace_option
+@reports_errors
+def apps_export(app_id: str, workspace_id: str | None) -> None:
+    """Print APP_ID's draft as a Dify DSL document."""
+
+    async def work(plait: Plait) -> str:
+        workspace = await plait.workspaces.resolve(workspace_id)
+        return await plait.apps.export_dsl(workspace.id, app_id)
+
+    click.echo(_run(work), nl=False)
+
+
+@apps.command("list")
+@workspace_option
+@reports_errors
+def apps_list(workspace_id: str | None) -> None:
+    """List the workspace's apps: id, mode, whether published, name."""
+
+    async def work(plait: Plait) -> list[tuple[str, str, bool, str]]:
+        workspace = await plait.workspaces.resolve(workspace_id)
+        return [
+            (a.id, a.mode, a.published_version_id is not None, a.name)
+            for a in await plait.apps.in_workspace(workspace.id)
+        ]
+
+    for app_id, mode, published, name in _run(work):
+        click.echo(f"{app_id}  {mode:<13}  {'published' if published else 'draft':<9}  {name}")
+
+
+@main.group()
+def keys() -> None:
+    """API keys."""
+
+
+@keys.command("create")
+@click.argument("app_id", required=False)
+@click.option("--datasets", is_flag=True, help="Create a workspace knowledge key (ds-) instead of an app key.")
+@workspace_option
+@reports_errors
+def keys_create(app_id: str | None, datasets: bool, workspace_id: str | None) -> None:
+    """Create an API key for APP_ID (app-), or with --datasets a knowledge key (ds-). Prints the key last."""
+    if datasets == (app_id is not None):
+        raise click.UsageError("give either APP_ID or --datasets")
+
+    async def work(plait: Plait) -> str:
+        workspace = await plait.workspaces.resolve(workspace_id)
+        if datasets:
+            created = await plait.keys.create(workspace.id, CLI, kind="dataset")
+        else:
+            created = await plait.keys.create(workspace.id, CLI, kind="app", app_id=app_id)
+        return created.token
+
+    token = _run(work)
+    click.echo("Store this key now: Plait keeps only its hash and cannot show it again.", err=True)
+    click.echo(token)
+
+
+if __name__ == "__main__":
+    main()

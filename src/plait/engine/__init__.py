@@ -1,0 +1,1 @@
+"""The workflow engine: Dify's DSL in, a compiled graph, a typed event stream out."""

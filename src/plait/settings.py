@@ -1,0 +1,198 @@
+"""Settings: environment variables, validated once at startup, in nested groups.
+
+Variable names are Dify's where Dify has one (``DATABASE_URL``, ``REDIS_URL``,
+``SECRET_KEY``, ``STORAGE_TYPE``, ``VECTOR_STORE``, ``LOG_LEVEL``, ``DEPLOY_ENV``,
+``MIGRATION_ENABLED``, ``INIT_PASSWORD``) and ``PLAIT_*`` for the rest. Every field names
+its variable through ``validation_alias``, so a validation error can name the variable the
+operator must fix. ``docs/settings.md`` documents each one; a test keeps the two in step.
+
+The defaults are the embedded shape: SQLite and local files under ``PLAIT_DATA_DIR``.
+Nothing below the composition root (``app/bootstrap.py``) reads settings on its own: the
+values are passed down explicitly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from plait.errors import ConfigurationError
+
+_CONFIG = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=False)
+
+# Secrets that appear in public example files (Dify's ``.env.example`` among them) and the
+# obvious placeholders. A production deployment using one of these is as open as having none.
+KNOWN_DEFAULT_SECRET_KEYS = frozenset(
+    {
+        "sk-9f73s3ljTXVcMT3Blb3ljTqtsKiGHXVcMT3BlbkFJLK7U",
+        "change-me",
+        "changeme",
+        "secret",
+        "your-secret-key",
+        "replace-with-a-long-random-secret",
+    }
+)
+MIN_PRODUCTION_SECRET_KEY_LENGTH = 32
+
+
+def _normalise_database_url(url: str) -> str:
+    """Accept the URLs operators write and pick Plait's async drivers for them."""
+    for prefix, driver in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgresql+psycopg2://", "postgresql+asyncpg://"),
+        ("postgresql+psycopg://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(prefix):
+            return driver + url[len(prefix) :]
+    if url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+        return url
+    raise ValueError("must start with postgresql:// or sqlite:///")
+
+
+DatabaseUrl = Annotated[str, AfterValidator(_normalise_database_url)]
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = _CONFIG
+
+    url: DatabaseUrl | None = Field(default=None, validation_alias="DATABASE_URL")
+    pool_size: int = Field(default=10, ge=1, le=200, validation_alias="PLAIT_DB_POOL_SIZE")
+    connect_attempts: int = Field(default=10, ge=1, le=1000, validation_alias="PLAIT_DB_CONNECT_ATTEMPTS")
+    connect_backoff_max_seconds: float = Field(
+        default=5.0, gt=0, le=300, validation_alias="PLAIT_DB_CONNECT_BACKOFF_MAX_SECONDS"
+    )
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0, validation_alias="PLAIT_SQLITE_BUSY_TIMEOUT_MS")
+    migrate_on_start: bool = Field(default=True, validation_alias="MIGRATION_ENABLED")
+
+
+class ServerSettings(BaseSettings):
+    model_config = _CONFIG
+
+    host: str = Field(default="127.0.0.1", min_length=1, validation_alias="PLAIT_HOST")
+    port: int = Field(default=5001, ge=1, le=65535, validation_alias="PLAIT_PORT")
+    max_request_bytes: int = Field(default=15 * 1024 * 1024, ge=1024, validation_alias="PLAIT_MAX_REQUEST_BYTES")
+
+
+class LogSettings(BaseSettings):
+    model_config = _CONFIG
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", validation_alias="LOG_LEVEL"
+    )
+    format: Literal["json", "console", "auto"] = Field(default="auto", validation_alias="PLAIT_LOG_FORMAT")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _uppercase_level(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("LOG_LEVEL"), str):
+            data = {**data, "LOG_LEVEL": data["LOG_LEVEL"].upper()}
+        return data
+
+
+class AuthSettings(BaseSettings):
+    model_config = _CONFIG
+
+    session_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60, validation_alias="PLAIT_SESSION_TTL_SECONDS")
+    login_max_failures: int = Field(default=5, ge=1, validation_alias="PLAIT_LOGIN_MAX_FAILURES")
+    login_lockout_seconds: int = Field(default=900, ge=1, validation_alias="PLAIT_LOGIN_LOCKOUT_SECONDS")
+    init_password: str | None = Field(default=None, validation_alias="INIT_PASSWORD")
+
+
+class RedisSettings(BaseSettings):
+    model_config = _CONFIG
+
+    url: str | None = Field(default=None, pattern=r"^rediss?://", validation_alias="REDIS_URL")
+
+
+class StorageSettings(BaseSettings):
+    model_config = _CONFIG
+
+    # Only the backends Plait implements are accepted, so a typo or a not-yet-supported
+    # backend stops startup instead of silently writing files somewhere else.
+    type: Literal["local"] = Field(default="local", validation_alias="STORAGE_TYPE")
+
+
+class VectorSettings(BaseSettings):
+    model_config = _CONFIG
+
+    store: Literal["embedded"] = Field(default="embedded", validation_alias="VECTOR_STORE")
+
+
+class Settings(BaseSettings):
+    """The root: one instance per process, built by :func:`load_settings`."""
+
+    model_config = _CONFIG
+
+    deploy_env: Literal["DEVELOPMENT", "PRODUCTION"] = Field(default="DEVELOPMENT", validation_alias="DEPLOY_ENV")
+    data_dir: Path = Field(default=Path("data"), validation_alias="PLAIT_DATA_DIR")
+    secret_key: str = Field(default="", validation_alias="SECRET_KEY")
+
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    vector: VectorSettings = Field(default_factory=VectorSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _uppercase_env(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("DEPLOY_ENV"), str):
+            data = {**data, "DEPLOY_ENV": data["DEPLOY_ENV"].upper()}
+        return data
+
+    @property
+    def production(self) -> bool:
+        return self.deploy_env == "PRODUCTION"
+
+    @property
+    def database_url(self) -> str:
+        """``DATABASE_URL``, or the embedded SQLite file in the data directory."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'plait.db').resolve()}"
+
+
+def _check_production(settings: Settings) -> None:
+    if not settings.production:
+        return
+    key = settings.secret_key.strip()
+    if not key:
+        raise ConfigurationError(
+            "SECRET_KEY must be set when DEPLOY_ENV=PRODUCTION (generate one with: openssl rand -base64 42)"
+        )
+    if key in KNOWN_DEFAULT_SECRET_KEYS:
+        raise ConfigurationError(
+            "SECRET_KEY is a published example value; set a secret of your own for DEPLOY_ENV=PRODUCTION"
+        )
+    if len(key) < MIN_PRODUCTION_SECRET_KEY_LENGTH:
+        raise ConfigurationError(
+            f"SECRET_KEY must be at least {MIN_PRODUCTION_SECRET_KEY_LENGTH} characters when DEPLOY_ENV=PRODUCTION"
+        )
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        variable = ".".join(str(part) for part in item["loc"]) or error.title
+        value = item.get("input")
+        shown = "" if isinstance(value, dict) or variable in ("SECRET_KEY", "INIT_PASSWORD") else f" (got {value!r})"
+        lines.append(f"{variable}: {item['msg']}{shown}")
+    return "invalid setting " + "; ".join(lines)
+
+
+def load_settings() -> Settings:
+    """Read and validate every setting from the environment (and ``.env``), or raise
+    :class:`ConfigurationError` with a message naming the offending variable."""
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        raise ConfigurationError(_describe(error)) from None
+    _check_production(settings)
+    return settings

@@ -1,0 +1,1 @@
+"""Adapters to the outside world's stores: the metadata database, files, vectors, queues."""

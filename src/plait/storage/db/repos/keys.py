@@ -1,0 +1,17 @@
+"""API keys (``app-`` and ``ds-``), looked up by the SHA-256 of the presented key."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from plait.storage.db.tables import ApiKey
+
+
+async def count_app_keys(session: AsyncSession, app_id: str) -> int:
+    statement = select(func.count()).select_from(ApiKey).where(ApiKey.app_id == app_id, ApiKey.kind == "app")
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def key_by_hash(session: AsyncSession, token_hash: str) -> ApiKey | None:
+    return (await session.execute(select(ApiKey).where(ApiKey.token_hash == token_hash))).scalar_one_or_none()

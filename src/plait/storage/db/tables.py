@@ -1,0 +1,441 @@
+"""The schema of Plait's metadata database.
+
+One declarative model per table. Ids are UUID strings (native ``uuid`` on PostgreSQL);
+timestamps are UTC; JSON columns are JSONB on PostgreSQL. The migrations in
+``migrations/versions`` create exactly this schema (a test compares them), plus what
+SQLAlchemy models cannot express portably: GIN indexes and the audit log's append-only
+triggers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from plait.ids import new_id
+from plait.storage.db.types import JSONDocument, UTCDateTime, json_default, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ROLES = ("owner", "admin", "editor", "normal", "dataset_operator")
+APP_MODES = ("chat", "agent-chat", "advanced-chat", "workflow", "completion")
+WORKFLOW_RUN_STATUSES = ("running", "succeeded", "failed", "stopped", "partial-succeeded", "paused")
+DRAFT_VERSION = "draft"
+
+Id = Uuid(as_uuid=False)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONDocument}
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SetupMarker(Base):
+    """One row once the first workspace and its owner exist; the primary key makes a
+    second, concurrent setup fail instead of creating a second owner."""
+
+    __tablename__ = "plait_setup"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(String(32))
+    setup_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+
+class Workspace(Timestamps, Base):
+    __tablename__ = "workspaces"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="normal")
+
+    __table_args__ = (CheckConstraint(_in("status", ("normal", "archived")), name="status"),)
+
+
+class Account(Timestamps, Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    interface_language: Mapped[str] = mapped_column(String(16), default="en-US")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    last_login_at: Mapped[datetime | None]
+    last_login_ip: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (CheckConstraint(_in("status", ("active", "banned", "closed")), name="status"),)
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(Id, ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    invited_by: Mapped[str | None] = mapped_column(Id)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "account_id"),
+        CheckConstraint(_in("role", ROLES), name="role"),
+    )
+
+
+class AccountSession(Base):
+    """A console login. Only the SHA-256 of the bearer token is stored."""
+
+    __tablename__ = "account_sessions"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(Id, ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class LoginFailure(Base):
+    """Failed console logins, counted per email to rate-limit password guessing across
+    every API replica (the database is the one thing they all share)."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(255))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index(None, "email", "created_at"),)
+
+
+class App(Timestamps, Base):
+    __tablename__ = "apps"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    mode: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text, default="")
+    icon_type: Mapped[str | None] = mapped_column(String(16))
+    icon: Mapped[str | None] = mapped_column(String(255))
+    icon_background: Mapped[str | None] = mapped_column(String(32))
+    use_icon_as_answer_icon: Mapped[bool] = mapped_column(Boolean, default=False)
+    enable_site: Mapped[bool] = mapped_column(Boolean, default=True)
+    enable_api: Mapped[bool] = mapped_column(Boolean, default=True)
+    max_active_requests: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="normal")
+    published_version_id: Mapped[str | None] = mapped_column(
+        Id, ForeignKey("app_versions.id", use_alter=True, ondelete="SET NULL")
+    )
+    created_by: Mapped[str | None] = mapped_column(Id)
+    updated_by: Mapped[str | None] = mapped_column(Id)
+
+    __table_args__ = (
+        CheckConstraint(_in("mode", APP_MODES), name="mode"),
+        CheckConstraint("max_active_requests >= 0", name="max_active_requests"),
+        Index(None, "workspace_id", "created_at"),
+    )
+
+
+class AppVersion(Base):
+    """An app's configuration: one ``draft`` per app, plus one row per publish.
+
+    ``workflow`` holds a workflow/advanced-chat app's DSL ``workflow`` section (graph,
+    features, environment and conversation variables) as imported, unknown keys included;
+    ``model_config`` holds the same for chat, agent-chat and completion apps.
+    """
+
+    __tablename__ = "app_versions"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    app_id: Mapped[str] = mapped_column(Id, ForeignKey("apps.id", ondelete="CASCADE"))
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    version: Mapped[str] = mapped_column(String(64))
+    marked_name: Mapped[str] = mapped_column(String(255), default="")
+    marked_comment: Mapped[str] = mapped_column(Text, default="")
+    workflow: Mapped[dict[str, Any] | None]
+    model_config_: Mapped[dict[str, Any] | None] = mapped_column("model_config")
+    dsl_extra: Mapped[dict[str, Any]] = mapped_column(default=json_default)
+    created_by: Mapped[str | None] = mapped_column(Id)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        Index(None, "app_id", "created_at"),
+        # At most one draft per app, enforced by the database on both backends.
+        Index(
+            "uq_app_versions_draft",
+            "app_id",
+            unique=True,
+            sqlite_where=text("version = 'draft'"),
+            postgresql_where=text("version = 'draft'"),
+        ),
+    )
+
+
+class Dataset(Timestamps, Base):
+    __tablename__ = "datasets"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    permission: Mapped[str] = mapped_column(String(32), default="only_me")
+    indexing_technique: Mapped[str | None] = mapped_column(String(32))
+    created_by: Mapped[str | None] = mapped_column(Id)
+
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "name"),
+        CheckConstraint(_in("permission", ("only_me", "all_team_members", "partial_members")), name="permission"),
+    )
+
+
+class AppDatasetLink(Base):
+    """Which datasets the live (published) configuration of an app reads; replaced in the
+    same transaction as the publish that changes it."""
+
+    __tablename__ = "app_dataset_links"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    app_id: Mapped[str] = mapped_column(Id, ForeignKey("apps.id", ondelete="CASCADE"))
+    dataset_id: Mapped[str] = mapped_column(Id, ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("app_id", "dataset_id"),)
+
+
+class ApiKey(Base):
+    """An ``app-`` key (one app) or a ``ds-`` key (a workspace's knowledge API).
+
+    The key itself is shown once at creation; only its SHA-256 and a short hint
+    (prefix and last four characters) are kept.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    app_id: Mapped[str | None] = mapped_column(Id, ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hint: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[str | None] = mapped_column(Id)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint(_in("kind", ("app", "dataset")), name="kind"),
+        CheckConstraint("(kind = 'app') = (app_id IS NOT NULL)", name="app_key_has_app"),
+        Index(None, "workspace_id", "kind"),
+    )
+
+
+class EndUser(Timestamps, Base):
+    """A caller's end user, identified by the opaque ``user`` string, scoped per app."""
+
+    __tablename__ = "end_users"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    app_id: Mapped[str] = mapped_column(Id, ForeignKey("apps.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(32), default="service-api")
+    external_user_id: Mapped[str | None] = mapped_column(String(255))
+    session_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(255))
+    is_anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (UniqueConstraint("app_id", "type", "session_id"),)
+
+
+class Conversation(Timestamps, Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    app_id: Mapped[str] = mapped_column(Id, ForeignKey("apps.id", ondelete="CASCADE"))
+    app_version_id: Mapped[str | None] = mapped_column(Id, ForeignKey("app_versions.id", ondelete="SET NULL"))
+    mode: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    inputs: Mapped[dict[str, Any]] = mapped_column(default=json_default)
+    introduction: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="normal")
+    from_source: Mapped[str] = mapped_column(String(16))
+    from_end_user_id: Mapped[str | None] = mapped_column(Id, ForeignKey("end_users.id", ondelete="SET NULL"))
+    from_account_id: Mapped[str | None] = mapped_column(Id, ForeignKey("accounts.id", ondelete="SET NULL"))
+    dialogue_count: Mapped[int] = mapped_column(Integer, default=0)
+    is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        CheckConstraint(_in("from_source", ("api", "console")), name="from_source"),
+        Index(None, "app_id", "from_end_user_id", "updated_at"),
+    )
+
+
+class Message(Timestamps, Base):
+    """One turn. ``message_metadata`` carries the accounting Dify reports (model, token
+    counts, latency, prices as decimal strings, retriever resources) and is GIN-indexed on
+    PostgreSQL for the statistics queries."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    app_id: Mapped[str] = mapped_column(Id, ForeignKey("apps.id", ondelete="CASCADE"))
+    conversation_id: Mapped[str] = mapped_column(Id, ForeignKey("conversations.id", ondelete="CASCADE"))
+    parent_message_id: Mapped[str | None] = mapped_column(Id)
+    query: Mapped[str] = mapped_column(Text, default="")
+    inputs: Mapped[dict[str, Any]] = mapped_column(default=json_default)
+    answer: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="normal")
+    error: Mapped[str | None] = mapped_column(Text)
+    message_metadata: Mapped[dict[str, Any]] = mapped_column(default=json_default)
+    from_source: Mapped[str] = mapped_column(String(16))
+    from_end_user_id: Mapped[str | None] = mapped_column(Id, ForeignKey("end_users.id", ondelete="SET NULL"))
+    from_account_id: Mapped[str | None] = mapped_column(Id, ForeignKey("accounts.id", ondelete="SET NULL"))
+    workflow_run_id: Mapped[str | None] = mapped_column(Id)
+
+    __table_args__ = (
+        CheckConstraint(_in("status", ("normal", "error")), name="status"),
+        Index(None, "conversation_id", "created_at"),
+        Index(None, "app_id", "created_at"),
+    )
+
+
+class WorkflowRun(Base):
+    __tablename__ = "workflow_runs"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    app_id: Mapped[str] = mapped_column(Id, ForeignKey("apps.id", ondelete="CASCADE"))
+    app_version_id: Mapped[str | None] = mapped_column(Id, ForeignKey("app_versions.id", ondelete="SET NULL"))
+    version: Mapped[str] = mapped_column(String(64))
+    triggered_from: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32), default="running")
+    inputs: Mapped[dict[str, Any]] = mapped_column(default=json_default)
+    outputs: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    elapsed_time: Mapped[float] = mapped_column(Float, default=0.0)
+    total_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    total_steps: Mapped[int] = mapped_column(Integer, default=0)
+    exceptions_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_by_role: Mapped[str] = mapped_column(String(16))
+    created_by_end_user_id: Mapped[str | None] = mapped_column(Id, ForeignKey("end_users.id", ondelete="SET NULL"))
+    created_by_account_id: Mapped[str | None] = mapped_column(Id, ForeignKey("accounts.id", ondelete="SET NULL"))
+    conversation_id: Mapped[str | None] = mapped_column(Id)
+    message_id: Mapped[str | None] = mapped_column(Id)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint(_in("status", WORKFLOW_RUN_STATUSES), name="status"),
+        CheckConstraint(_in("created_by_role", ("account", "end_user")), name="created_by_role"),
+        Index(None, "app_id", "created_at"),
+        Index(None, "status", "created_at"),
+    )
+
+
+class NodeExecution(Base):
+    __tablename__ = "node_executions"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    app_id: Mapped[str] = mapped_column(Id, ForeignKey("apps.id", ondelete="CASCADE"))
+    workflow_run_id: Mapped[str] = mapped_column(Id, ForeignKey("workflow_runs.id", ondelete="CASCADE"))
+    node_id: Mapped[str] = mapped_column(String(255))
+    node_type: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(255), default="")
+    index: Mapped[int] = mapped_column(Integer)
+    predecessor_node_id: Mapped[str | None] = mapped_column(String(255))
+    inputs: Mapped[dict[str, Any] | None]
+    process_data: Mapped[dict[str, Any] | None]
+    outputs: Mapped[dict[str, Any] | None]
+    status: Mapped[str] = mapped_column(String(32), default="running")
+    error: Mapped[str | None] = mapped_column(Text)
+    elapsed_time: Mapped[float] = mapped_column(Float, default=0.0)
+    execution_metadata: Mapped[dict[str, Any]] = mapped_column(default=json_default)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (Index(None, "workflow_run_id", "index"),)
+
+
+class UploadFile(Base):
+    """A file uploaded through the API or console; the bytes live in the file store."""
+
+    __tablename__ = "upload_files"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    storage_key: Mapped[str] = mapped_column(String(512))
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    extension: Mapped[str] = mapped_column(String(32))
+    mime_type: Mapped[str | None] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_by_role: Mapped[str] = mapped_column(String(16))
+    created_by_end_user_id: Mapped[str | None] = mapped_column(Id, ForeignKey("end_users.id", ondelete="SET NULL"))
+    created_by_account_id: Mapped[str | None] = mapped_column(Id, ForeignKey("accounts.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(_in("created_by_role", ("account", "end_user")), name="created_by_role"),
+        Index(None, "workspace_id", "created_at"),
+    )
+
+
+class AuditEvent(Base):
+    """Who changed what. Append-only: the migrations install triggers that refuse UPDATE
+    and DELETE on this table, so not even a bug in Plait can rewrite history."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str | None] = mapped_column(Id)
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=json_default)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(_in("actor_type", ("account", "api_key", "cli", "system")), name="actor_type"),
+        Index(None, "workspace_id", "created_at"),
+    )
