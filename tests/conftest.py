@@ -13,7 +13,7 @@ import os
 import secrets
 import socket
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -76,9 +76,7 @@ async def postgres_server() -> AsyncIterator[PostgresServer | None]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: PostgresServer | None
-) -> str:
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_server: PostgresServer | None) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'db' / 'plait.db'}"
     if postgres_server is None:
@@ -156,7 +154,7 @@ def plait_command(*args: str) -> list[str]:
 
 
 @pytest.fixture
-def shared_fixtures() -> Iterator[Path]:
+def shared_fixtures() -> Path:
     if not SHARED_FIXTURES.is_dir():
         pytest.skip(f"shared fixtures not found at {SHARED_FIXTURES} (they come with the Plait workspace and CI)")
-    yield SHARED_FIXTURES
+    return SHARED_FIXTURES
