@@ -16,7 +16,6 @@ from plait.storage.db import Database
 from plait.storage.db.repos import apps as apps_repo
 from plait.storage.db.repos import keys as repo
 from plait.storage.db.tables import ApiKey
-from plait.storage.db.types import utcnow
 
 MAX_KEYS_PER_APP = 10
 KEY_ALPHABET = string.ascii_letters + string.digits
@@ -98,10 +97,3 @@ class Keys:
         if key is None or key.kind != kind:
             raise Unauthorized("Access token is invalid")
         return KeyIdentity(key_id=key.id, kind=kind, workspace_id=key.workspace_id, app_id=key.app_id)
-
-    async def touch(self, key_id: str) -> None:
-        """Record a key's last use (callers do this off the request's hot path)."""
-        async with self._db.transaction() as session:
-            key = await session.get(ApiKey, key_id)
-            if key is not None:
-                key.last_used_at = utcnow()

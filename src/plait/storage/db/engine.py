@@ -66,7 +66,8 @@ class Database:
         parsed = make_url(url)
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+            # No pre-ping: a local file does not drop connections the way a server does.
+            engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
         else:
             engine = create_async_engine(url, poolclass=NullPool)
 
