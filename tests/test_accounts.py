@@ -307,14 +307,6 @@ async def test_successful_login_clears_the_failure_count(client: httpx.AsyncClie
     assert response.status_code == 200, response.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: Accounts.login reads the failure count, then verifies the password, then records "
-        "the failure in a separate transaction; concurrent attempts all pass the check before "
-        "any failure is written, so N parallel requests get N password guesses."
-    ),
-)
 async def test_concurrent_failures_cannot_exceed_the_limit(client: httpx.AsyncClient, plait: Plait) -> None:
     assert (await client.post(SETUP, json=setup_body())).status_code == 201
     limit = plait.settings.auth.login_max_failures

@@ -17,7 +17,7 @@ from plait.errors import PayloadTooLarge
 log = structlog.get_logger("plait.http")
 
 REQUEST_ID_HEADER = "x-request-id"
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 QUIET_PATHS = frozenset({"/health", "/ready"})
 
 
@@ -40,7 +40,7 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         given = _header(scope, REQUEST_ID_HEADER.encode())
-        request_id = given if given and _VALID_REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id = given if given and _VALID_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 0

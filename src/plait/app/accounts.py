@@ -164,24 +164,13 @@ class Accounts:
     async def login(self, *, email: str, password: str, ip: str | None) -> LoginResult:
         email = normalise_email(email)
         now = utcnow()
-        window_start = now - timedelta(seconds=self._settings.login_lockout_seconds)
+        await self._record_attempt(email, ip, now)
         async with self._db.reader() as session:
-            failures = await repo.recent_failures(session, email, window_start)
             account = await repo.account_by_email(session, email)
-        if len(failures) >= self._settings.login_max_failures:
-            oldest_counted = failures[-self._settings.login_max_failures]
-            retry_after = int((oldest_counted - window_start).total_seconds()) + 1
-            raise TooManyRequests(
-                "Too many failed login attempts. Please try again later.",
-                retry_after=max(retry_after, 1),
-                code="login_rate_limited",
-            )
-
         stored = account.password_hash if account and account.password_hash else _dummy_hash()
         valid = await asyncio.to_thread(_verify, stored, password)
         if not valid or account is None or account.status != "active":
-            async with self._db.transaction() as session:
-                session.add(LoginFailure(email=email, ip=ip))
+            # The attempt stays recorded as a failure.
             if account is not None and account.status == "banned" and valid:
                 raise Forbidden("This account is banned.", code="account_banned")
             raise BadRequest("Invalid email or password.", code="email_or_password_mismatch")
@@ -191,7 +180,7 @@ class Accounts:
         rehash = _hasher.check_needs_rehash(stored)
         new_hash = await asyncio.to_thread(_hasher.hash, password) if rehash else None
         async with self._db.transaction() as session:
-            await repo.clear_failures(session, email)
+            await repo.clear_failures(session, email)  # this attempt's record included
             await repo.delete_expired_sessions(session, now)
             session.add(
                 AccountSession(account_id=account.id, token_hash=token_hash(token), expires_at=expires_at, ip=ip)
@@ -203,6 +192,25 @@ class Accounts:
                 if new_hash:
                     fresh.password_hash = new_hash
         return LoginResult(token=token, expires_at=expires_at, account_id=account.id)
+
+    async def _record_attempt(self, email: str, ip: str | None, now: datetime) -> None:
+        """Count this attempt against the email's limit before its password is checked, so
+        parallel guesses cannot all slip in under the limit; refuse it once the limit is
+        reached. A successful login clears the count."""
+        window_start = now - timedelta(seconds=self._settings.login_lockout_seconds)
+        limit = self._settings.login_max_failures
+        async with self._db.transaction() as session:
+            await repo.lock_login_email(session, email)
+            failures = await repo.recent_failures(session, email, window_start)
+            if len(failures) >= limit:
+                # The oldest failure that keeps the count at the limit must leave the window.
+                retry_after = int((failures[-limit] - window_start).total_seconds()) + 1
+                raise TooManyRequests(
+                    "Too many failed login attempts. Please try again later.",
+                    retry_after=max(retry_after, 1),
+                    code="login_rate_limited",
+                )
+            session.add(LoginFailure(email=email, ip=ip, created_at=now))
 
     async def authenticate(self, token: str) -> ConsoleIdentity:
         async with self._db.reader() as session:

@@ -8,6 +8,7 @@ entry point (``plait serve``, the CLI commands, a worker) starts the same way.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from dataclasses import dataclass
@@ -67,7 +68,8 @@ class Plait:
         return the schema revision."""
         await self.db.ping()
         try:
-            current = await migrate.current_revision(self.db)
+            async with asyncio.timeout(self.db.connect_timeout_seconds):
+                current = await migrate.current_revision(self.db)
         except Exception as error:  # the database went away between the two queries
             raise ServiceUnavailable(f"database unreachable: {type(error).__name__}") from error
         head = migrate.head_revision()

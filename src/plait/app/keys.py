@@ -18,6 +18,7 @@ from plait.storage.db.repos import keys as repo
 from plait.storage.db.tables import ApiKey
 
 MAX_KEYS_PER_APP = 10
+MAX_DATASET_KEYS_PER_WORKSPACE = 10
 KEY_ALPHABET = string.ascii_letters + string.digits
 KEY_BODY_LENGTH = 24
 PREFIXES = {"app": "app-", "dataset": "ds-"}
@@ -76,6 +77,13 @@ class Keys:
                     raise BadRequest("App not found in this workspace.", code="not_found", status=404)
                 if await repo.count_app_keys(session, app.id) >= MAX_KEYS_PER_APP:
                     raise BadRequest(f"An app can have at most {MAX_KEYS_PER_APP} API keys.", code="max_keys_exceeded")
+            else:
+                await repo.lock_workspace(session, workspace_id)
+                if await repo.count_dataset_keys(session, workspace_id) >= MAX_DATASET_KEYS_PER_WORKSPACE:
+                    raise BadRequest(
+                        f"A workspace can have at most {MAX_DATASET_KEYS_PER_WORKSPACE} knowledge API keys.",
+                        code="max_keys_exceeded",
+                    )
             session.add(key)
             await session.flush()
             record(

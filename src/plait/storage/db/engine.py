@@ -45,6 +45,7 @@ class Database:
     ) -> None:
         self.url = url
         self.dialect = make_url(url).get_backend_name()
+        self.connect_timeout_seconds = connect_timeout_seconds
         if self.dialect == "sqlite":
             self._engine = self._sqlite_engine(url, sqlite_busy_timeout_ms, begin="BEGIN", pool_size=pool_size)
             self._writer = self._sqlite_engine(url, sqlite_busy_timeout_ms, begin="BEGIN IMMEDIATE", pool_size=1)
@@ -112,9 +113,12 @@ class Database:
             yield conn
 
     async def ping(self) -> None:
-        """Raise :class:`ServiceUnavailable` unless a trivial query succeeds."""
+        """Raise :class:`ServiceUnavailable` unless a trivial query succeeds in time.
+
+        The time limit matters when the server stops answering without closing connections
+        (a network partition): a pooled connection would otherwise wait forever."""
         try:
-            async with self._engine.connect() as conn:
+            async with asyncio.timeout(self.connect_timeout_seconds), self._engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except UNREACHABLE as error:
             raise ServiceUnavailable(f"database unreachable: {_reason(error)}") from error

@@ -23,13 +23,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    Uuid,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from plait.ids import new_id
-from plait.storage.db.types import JSONDocument, UTCDateTime, json_default, utcnow
+from plait.storage.db.types import JSONDocument, UTCDateTime, UUIDString, json_default, utcnow
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -44,7 +43,7 @@ APP_MODES = ("chat", "agent-chat", "advanced-chat", "workflow", "completion")
 WORKFLOW_RUN_STATUSES = ("running", "succeeded", "failed", "stopped", "partial-succeeded", "paused")
 DRAFT_VERSION = "draft"
 
-Id = Uuid(as_uuid=False)
+Id = UUIDString()
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect
+from sqlalchemy import JSON, DateTime, Dialect, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
@@ -35,6 +36,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class UUIDString(TypeDecorator[str]):
+    """UUIDs as canonical strings: native ``uuid`` on PostgreSQL, 32 hex digits on SQLite.
+
+    Bound values are canonicalised (lower case, hyphenated) so that ``ABC...`` and
+    ``abc...`` find the same row on both databases, as PostgreSQL's ``uuid`` type does.
+    Callers validate untrusted ids first (``plait.ids.is_uuid``); an invalid one raises.
+    """
+
+    impl = Uuid(as_uuid=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else str(uuid.UUID(value))
 
 
 def utcnow() -> datetime:

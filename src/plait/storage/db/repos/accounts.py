@@ -22,6 +22,13 @@ async def count_accounts(session: AsyncSession) -> int:
     return int((await session.execute(select(func.count()).select_from(Account))).scalar_one())
 
 
+async def lock_login_email(session: AsyncSession, email: str) -> None:
+    """Serialise login attempts for one email until the transaction ends. SQLite's writers
+    are serial already; PostgreSQL takes a transaction-scoped advisory lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(func.hashtext("plait-login:" + email))))
+
+
 async def recent_failures(session: AsyncSession, email: str, since: datetime) -> list[datetime]:
     rows = await session.execute(
         select(LoginFailure.created_at)

@@ -5,12 +5,24 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from plait.storage.db.tables import ApiKey
+from plait.storage.db.tables import ApiKey, Workspace
 
 
 async def count_app_keys(session: AsyncSession, app_id: str) -> int:
     statement = select(func.count()).select_from(ApiKey).where(ApiKey.app_id == app_id, ApiKey.kind == "app")
     return int((await session.execute(statement)).scalar_one())
+
+
+async def count_dataset_keys(session: AsyncSession, workspace_id: str) -> int:
+    statement = (
+        select(func.count()).select_from(ApiKey).where(ApiKey.workspace_id == workspace_id, ApiKey.kind == "dataset")
+    )
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def lock_workspace(session: AsyncSession, workspace_id: str) -> None:
+    """Serialise key creation in a workspace (PostgreSQL; SQLite writers are serial)."""
+    await session.execute(select(Workspace.id).where(Workspace.id == workspace_id).with_for_update())
 
 
 async def key_by_hash(session: AsyncSession, token_hash: str) -> ApiKey | None:
