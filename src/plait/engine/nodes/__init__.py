@@ -1,0 +1,1 @@
+"""Node types, one module each, registered through the ``plait.nodes`` entry points."""

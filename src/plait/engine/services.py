@@ -1,0 +1,47 @@
+"""What nodes may use from outside the engine, passed in by whoever starts a run.
+
+Protocols only: the app layer wires real implementations (model providers, the code
+sandbox, the egress client, tools); tests and ``plait run`` wire fakes or scripts.
+A service that is absent makes the nodes needing it fail with a message saying so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from plait.providers.base import ChatModel
+from plait.providers.fake import FakeChatModel
+
+
+class CodeRunner(Protocol):
+    async def run(self, language: Any, code: str, inputs: Mapping[str, Any]) -> dict[str, Any]: ...
+
+
+class HttpResponse(Protocol):
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+
+class HttpClient(Protocol):
+    async def request(self, method: str, url: str, **options: Any) -> HttpResponse: ...
+
+
+class ToolInvoker(Protocol):
+    async def invoke(self, node_id: str, provider: Mapping[str, Any], parameters: Mapping[str, Any]) -> dict[str, Any]:
+        """Run a tool; return the tool node's outputs (``text``, ``files``, ``json``...)."""
+        ...
+
+
+def _fake_models(_config: Mapping[str, Any]) -> ChatModel:
+    return FakeChatModel()
+
+
+@dataclass
+class Services:
+    chat_model: Callable[[Mapping[str, Any]], ChatModel] = _fake_models
+    code: CodeRunner | None = None
+    http: Callable[[str], HttpClient] | None = None  # node id -> client
+    tools: ToolInvoker | None = None

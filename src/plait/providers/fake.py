@@ -1,0 +1,86 @@
+"""Models for offline runs and tests.
+
+``FakeChatModel`` answers deterministically from the prompt, so any workflow runs with no
+network and no keys. ``ScriptedChatModel`` answers per caller (a workflow node id) from a
+script, in the forms Plait's ``--mock-llm`` files and the conformance cases use:
+
+* ``"text"``: the reply is that text, streamed word by word (the first word, then ``" " +
+  word`` for each following word) and closed by an empty final chunk;
+* ``{"chunks": [...], "chunk_delay_s": s}``: exactly these chunks, the last one final;
+* ``{"outputs": {...}}``: the node's outputs (``text`` streamed as above, the rest attached);
+* ``{"error": "message"}``: the call fails with that message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from plait.providers.base import ChatChunk, ChatRequest, ModelError, Usage
+
+SCRIPTED_USAGE = Usage(prompt_tokens=10, completion_tokens=5)
+
+
+def word_chunks(text: str) -> list[str]:
+    words = text.split(" ")
+    return [words[0], *(" " + word for word in words[1:]), ""]
+
+
+class FakeChatModel:
+    """Replies ``"Plait fake reply: <last user message>"`` (a sentence, streamed by words)."""
+
+    name = "fake"
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+        text = f"Plait fake reply: {last_user}".strip()
+        prompt_tokens = sum(len(message.content.split()) for message in request.messages)
+        chunks = word_chunks(text)
+        for index, chunk in enumerate(chunks):
+            final = index == len(chunks) - 1
+            usage = Usage(prompt_tokens, len(text.split())) if final else None
+            yield ChatChunk(chunk, final=final, usage=usage, finish_reason="stop" if final else None)
+
+
+class ScriptedChatModel:
+    name = "scripted"
+
+    def __init__(self, script: Mapping[str, Any], fallback: FakeChatModel | None = None) -> None:
+        self._script = dict(script)
+        self._fallback = fallback
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        entry = self._script.get(request.caller or "")
+        if entry is None:
+            if self._fallback is None:
+                raise ModelError(f"no scripted reply for node {request.caller!r}")
+            async for reply in self._fallback.stream(request):
+                yield reply
+            return
+        extra: dict[str, Any] = {}
+        delay = 0.0
+        if isinstance(entry, str):
+            chunks = word_chunks(entry)
+        elif isinstance(entry, Mapping) and "error" in entry:
+            raise ModelError(str(entry["error"]))
+        elif isinstance(entry, Mapping) and "chunks" in entry:
+            chunks = [str(chunk) for chunk in entry["chunks"]]
+            delay = float(entry.get("chunk_delay_s", 0))
+        elif isinstance(entry, Mapping) and "outputs" in entry:
+            outputs = dict(entry["outputs"])
+            chunks = word_chunks(str(outputs.pop("text", "")))
+            extra = outputs
+        else:
+            raise ModelError(f"scripted reply for node {request.caller!r} has an unknown form")
+        for index, chunk in enumerate(chunks):
+            if delay:
+                await asyncio.sleep(delay)
+            final = index == len(chunks) - 1
+            yield ChatChunk(
+                chunk,
+                final=final,
+                usage=SCRIPTED_USAGE if final else None,
+                finish_reason="stop" if final else None,
+                extra_outputs=extra if final else {},
+            )
