@@ -218,14 +218,15 @@ class _Execution:
             raise RunFailed(f"the run exceeded {run.limits.max_steps} node executions", "StepLimitExceeded")
         node = self.graph.nodes[node_id]
         self.status[node_id] = RUNNING
-        self.coordinator.flush()
         retry = node.config.retry_config or {}
         attempts = int(retry.get("max_retries", 0)) if retry.get("retry_enabled") else 0
         interval = float(retry.get("retry_interval", 0)) / 1000
         context = _Context(self, node_id)
         execution_id = new_id()
         started = time.perf_counter()
-        self._emit_started(node, execution_id)
+        if not node.silent:
+            self._emit_started(node, execution_id)
+        self.coordinator.flush()
         failure: BaseException | None = None
         result: NodeResult | None = None
         for attempt in range(attempts + 1):
@@ -287,7 +288,8 @@ class _Execution:
         ready = self._resolve_edges(node_id, result.handles or (SOURCE,))
         self.coordinator.node_resolved(node_id)
         self.coordinator.flush()
-        self.run.emit(self._finished(node, execution_id, status, result, elapsed, error, error_type))
+        if not node.silent:
+            self.run.emit(self._finished(node, execution_id, status, result, elapsed, error, error_type))
         return ready
 
     def _finished(

@@ -86,6 +86,8 @@ class Node:
     # Handles this node may select besides "source" (if-else cases, classifier classes).
     is_branch: ClassVar[bool] = False
     is_container: ClassVar[bool] = False
+    # Markers such as loop-start run like nodes but report nothing (as in Dify).
+    silent: ClassVar[bool] = False
 
     def __init__(self, spec: NodeSpec, config: NodeConfig) -> None:
         self.spec = spec

@@ -9,6 +9,7 @@ from plait.engine.nodes.base import Node, NodeContext, NodeResult
 
 class IterationStartNode(Node):
     node_type = "iteration-start"
+    silent = True
 
     def output_names(self) -> Sequence[str]:
         return []
