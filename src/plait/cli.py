@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import sys
 from collections.abc import Awaitable, Callable
 from typing import IO, ParamSpec, TypeVar
@@ -16,12 +17,15 @@ from typing import IO, ParamSpec, TypeVar
 import click
 
 from plait import __version__
-from plait.app import bootstrap
+from plait.app import bootstrap, runs
 from plait.app.apps import ImportResult
 from plait.app.audit import CLI
 from plait.app.bootstrap import Plait
 from plait.app.logs import configure_logging
+from plait.engine.services import Services
+from plait.engine.workflow import load_workflow
 from plait.errors import ConfigurationError, PlaitError
+from plait.events import WorkflowFinished
 from plait.settings import Settings, load_settings
 
 P = ParamSpec("P")
@@ -248,6 +252,69 @@ def keys_create(app_id: str | None, datasets: bool, workspace_id: str | None) ->
     token = _run(work)
     click.echo("Store this key now: Plait keeps only its hash and cannot show it again.", err=True)
     click.echo(token)
+
+
+@main.group()
+def dsl() -> None:
+    """Dify DSL files."""
+
+
+@dsl.command("check")
+@click.argument("file", type=click.File("rb"))
+@reports_errors
+def dsl_check(file: IO[bytes]) -> None:
+    """Import and compile FILE; print a summary, or the errors (with their JSON paths)."""
+    report = runs.check(file.read())
+    click.echo(
+        f"{report.name}: {report.mode} app, DSL {report.dsl_version or '(bare graph)'}, {report.node_count} nodes"
+    )
+    click.echo("  " + ", ".join(f"{name} x{count}" for name, count in report.node_types.items()))
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@main.command("run")
+@click.argument("file", type=click.File("rb"))
+@click.option("--inputs", "inputs_json", default="{}", help="The start inputs, as a JSON object.")
+@click.option("--query", default="", help="The user message (sys.query) for chatflows.")
+@click.option("--model", default=None, help="Answer every LLM call from this model; 'fake' is built in.")
+@click.option("--mock-llm", "mock_llm_file", type=click.File("rb"), default=None, help="JSON: node id -> reply.")
+@click.option("--stream", is_flag=True, help="Print every run event as a JSON line.")
+@reports_errors
+def run_file(
+    file: IO[bytes], inputs_json: str, query: str, model: str | None, mock_llm_file: IO[bytes] | None, stream: bool
+) -> None:
+    """Run a DSL FILE headless and print its outputs (or its answer) as JSON."""
+    try:
+        inputs = json.loads(inputs_json)
+        mock_llm = json.loads(mock_llm_file.read()) if mock_llm_file else None
+    except json.JSONDecodeError as error:
+        raise click.BadParameter(f"not valid JSON: {error}") from None
+    if not isinstance(inputs, dict):
+        raise click.BadParameter("--inputs must be a JSON object")
+    try:
+        models = runs.chat_models(model, mock_llm)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    workflow = load_workflow(file.read())
+    services = Services(chat_model=lambda _config: models)
+
+    async def execute() -> WorkflowFinished:
+        finished: WorkflowFinished | None = None
+        async for event in runs.run(workflow, inputs=inputs, query=query, services=services):
+            if stream:
+                click.echo(json.dumps(runs.event_json(event), ensure_ascii=False, default=str))
+            if isinstance(event, WorkflowFinished):
+                finished = event
+        assert finished is not None
+        return finished
+
+    finished = asyncio.run(execute())
+    if not stream:
+        click.echo(json.dumps(finished.outputs, ensure_ascii=False, indent=2, default=str))
+    if finished.status not in ("succeeded", "partial-succeeded"):
+        click.echo(f"Error: the run {finished.status}: {finished.error}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
