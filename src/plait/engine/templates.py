@@ -7,11 +7,13 @@ module-level objects, no imports) with bounded output.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from jinja2 import Template
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -64,11 +66,16 @@ class TemplateRenderError(Exception):
 _jinja = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
 
 
+@functools.lru_cache(maxsize=2048)
+def _compiled(template: str) -> Template:
+    # Compiling is far costlier than rendering; a workflow renders the same few templates.
+    return _jinja.from_string(template)
+
+
 def render_jinja(template: str, variables: Mapping[str, Any], *, max_output: int = MAX_TEMPLATE_OUTPUT) -> str:
     """Render a Jinja2 template in the sandboxed environment."""
     try:
-        compiled = _jinja.from_string(template)
-        output = compiled.render(**variables)
+        output = _compiled(template).render(**variables)
     except SecurityError as error:
         raise TemplateRenderError(f"template not allowed: {error}") from None
     except TemplateError as error:

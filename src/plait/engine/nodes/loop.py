@@ -3,6 +3,7 @@ holds, a loop-end node is reached, or ``loop_count`` rounds have run."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,11 +37,21 @@ class LoopConfig(NodeConfig):
 
 
 def _typed(value: Any, var_type: str) -> Any:
-    if var_type == "number" and isinstance(value, str):
+    """A constant loop variable as its declared type: the editor stores them as text."""
+    if not isinstance(value, str):
+        return value
+    if var_type == "number":
         try:
             return int(value) if value.strip().lstrip("-").isdigit() else float(value)
         except ValueError:
             return value
+    if var_type.startswith(("array", "object")):
+        try:
+            return json.loads(value) if value.strip() else ([] if var_type.startswith("array") else {})
+        except json.JSONDecodeError:
+            raise NodeFailed(f"loop variable value {value!r} is not valid JSON for {var_type}", "LoopError") from None
+    if var_type == "boolean":
+        return value.strip().lower() == "true"
     return value
 
 
