@@ -21,8 +21,8 @@ from plait.app import bootstrap, runs
 from plait.app.apps import ImportResult
 from plait.app.audit import CLI
 from plait.app.bootstrap import Plait
+from plait.app.engine_services import build_services
 from plait.app.logs import configure_logging
-from plait.engine.services import Services
 from plait.engine.workflow import load_workflow
 from plait.errors import ConfigurationError, PlaitError
 from plait.events import WorkflowFinished
@@ -297,15 +297,17 @@ def run_file(
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
     workflow = load_workflow(file.read())
-    services = Services(chat_model=lambda _config: models)
+    settings = _settings()
 
     async def execute() -> WorkflowFinished:
+        services, egress = build_services(settings.egress, models)
         finished: WorkflowFinished | None = None
-        async for event in runs.run(workflow, inputs=inputs, query=query, services=services):
-            if stream:
-                click.echo(json.dumps(runs.event_json(event), ensure_ascii=False, default=str))
-            if isinstance(event, WorkflowFinished):
-                finished = event
+        async with egress:
+            async for event in runs.run(workflow, inputs=inputs, query=query, services=services):
+                if stream:
+                    click.echo(json.dumps(runs.event_json(event), ensure_ascii=False, default=str))
+                if isinstance(event, WorkflowFinished):
+                    finished = event
         assert finished is not None
         return finished
 

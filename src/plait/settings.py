@@ -13,10 +13,11 @@ values are passed down explicitly.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from plait.errors import ConfigurationError
@@ -123,6 +124,31 @@ class VectorSettings(BaseSettings):
     store: Literal["embedded"] = Field(default="embedded", validation_alias="VECTOR_STORE")
 
 
+class EgressSettings(BaseSettings):
+    """Outbound HTTP (HTTP nodes, tools, remote files, user-configured model endpoints)."""
+
+    model_config = _CONFIG
+
+    allow_loopback: bool = Field(default=False, validation_alias="PLAIT_EGRESS_ALLOW_LOOPBACK")
+    allow_private: bool = Field(default=False, validation_alias="PLAIT_EGRESS_ALLOW_PRIVATE")
+    allowed_networks: str = Field(default="", validation_alias="PLAIT_EGRESS_ALLOWED_NETWORKS")
+    max_response_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, validation_alias="PLAIT_EGRESS_MAX_RESPONSE_BYTES"
+    )
+    timeout_seconds: float = Field(default=120.0, gt=0, le=3600, validation_alias="PLAIT_EGRESS_TIMEOUT_SECONDS")
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in filter(None, (item.strip() for item in value.split(","))):
+            ipaddress.ip_network(part, strict=False)  # ValueError names the bad entry
+        return value
+
+    def networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        parts = filter(None, (item.strip() for item in self.allowed_networks.split(",")))
+        return tuple(ipaddress.ip_network(part, strict=False) for part in parts)
+
+
 class Settings(BaseSettings):
     """The root: one instance per process, built by :func:`load_settings`."""
 
@@ -139,6 +165,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     vector: VectorSettings = Field(default_factory=VectorSettings)
+    egress: EgressSettings = Field(default_factory=EgressSettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from plait.egress import EgressFailed
 from plait.engine.dsl import DslError
 from plait.engine.runtime import WorkflowRun
 from plait.engine.services import Services, ToolInvoker
@@ -40,7 +42,7 @@ from ..conftest import SHARED_FIXTURES
 CASES_FILE = SHARED_FIXTURES / "dify-dsl" / "cases.json"
 CASES: list[dict[str, Any]] = json.loads(CASES_FILE.read_text()) if CASES_FILE.is_file() else []
 # Node types whose implementation has not landed yet; their cases are skipped, by name.
-NOT_YET = {"code", "http-request"}
+NOT_YET = {"code"}
 
 GRAPHON_NAMES = {
     WorkflowStarted: "GraphRunStartedEvent",
@@ -79,6 +81,28 @@ class MockTools(ToolInvoker):
         return dict(self.outputs[node_id])
 
 
+@dataclass
+class MockResponse:
+    status_code: int
+    headers: dict[str, str]
+    content: bytes
+
+
+class MockHttp:
+    """Answers a node's request from the case's ``mock_http`` and records what was sent."""
+
+    def __init__(self, node_id: str, mocks: Mapping[str, Any], sent: list[dict[str, Any]]) -> None:
+        self.node_id, self.mock, self.sent = node_id, mocks.get(node_id), sent
+
+    async def request(self, method: str, url: str, **options: Any) -> MockResponse:
+        self.sent.append({"node": self.node_id, "method": method, "url": url, **options})
+        if self.mock is None or "error" in self.mock:
+            raise EgressFailed(str((self.mock or {}).get("error", "no mocked response")))
+        body = self.mock.get("body", "")
+        content = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        return MockResponse(int(self.mock.get("status_code", 200)), dict(self.mock.get("headers", {})), content)
+
+
 def fixture_text(case: Mapping[str, Any]) -> str:
     text = (SHARED_FIXTURES / "dify-dsl" / case["fixture"]).read_text()
     overrides = case.get("node_overrides")
@@ -97,10 +121,15 @@ def node_types(case: Mapping[str, Any]) -> set[str]:
     return {node["data"]["type"] for node in graph.get("nodes", []) if isinstance(node.get("data"), dict)}
 
 
-async def run_case(case: Mapping[str, Any]) -> list[RunEvent]:
+async def run_case(case: Mapping[str, Any], sent: list[dict[str, Any]]) -> list[RunEvent]:
     workflow = load_workflow(fixture_text(case), mode=case["app_mode"])
     model = ScriptedChatModel(case.get("mock_llm") or {})
-    services = Services(chat_model=lambda _config: model, tools=MockTools(case.get("mock_tools") or {}))
+    mocks = case.get("mock_http") or {}
+    services = Services(
+        chat_model=lambda _config: model,
+        tools=MockTools(case.get("mock_tools") or {}),
+        http=lambda node_id: MockHttp(node_id, mocks, sent),
+    )
     run = WorkflowRun(
         workflow.graph,
         inputs=case["inputs"],
@@ -110,7 +139,7 @@ async def run_case(case: Mapping[str, Any]) -> list[RunEvent]:
     return [event async for event in run.events()]
 
 
-def check(case: Mapping[str, Any], events: list[RunEvent]) -> None:
+def check(case: Mapping[str, Any], events: list[RunEvent], sent: list[dict[str, Any]]) -> None:
     expect = case["expect"]
     finished = events[-1]
     assert isinstance(finished, WorkflowFinished)
@@ -153,6 +182,8 @@ def check(case: Mapping[str, Any], events: list[RunEvent]) -> None:
         assert [chunk.text for chunk in chunks][: len(prefix)] == prefix
     if "streamed_chunk_count" in expect:
         assert len(chunks) == expect["streamed_chunk_count"]
+    if "http_requests" in expect:
+        assert [{key: request[key] for key in ("node", "method", "url")} for request in sent] == expect["http_requests"]
     if "streamed_text" in expect:
         wanted = expect["streamed_text"]
         assert (streamed.strip() if strip else streamed) == (wanted.strip() if strip else wanted)
@@ -168,7 +199,8 @@ async def test_dify_case(case: dict[str, Any], shared_fixtures: Path) -> None:
             with pytest.raises(DslError):
                 load_workflow(fixture_text(case), mode=case["app_mode"])
         return
-    check(case, await run_case(case))
+    sent: list[dict[str, Any]] = []
+    check(case, await run_case(case, sent), sent)
 
 
 def test_the_case_file_is_complete(shared_fixtures: Path) -> None:

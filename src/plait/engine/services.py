@@ -20,13 +20,31 @@ class CodeRunner(Protocol):
 
 
 class HttpResponse(Protocol):
-    status_code: int
-    headers: Mapping[str, str]
-    content: bytes
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def content(self) -> bytes: ...
 
 
 class HttpClient(Protocol):
-    async def request(self, method: str, url: str, **options: Any) -> HttpResponse: ...
+    """The egress client's shape (``plait.egress.Egress``), as far as nodes use it."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Any = ...,
+        params: Any = ...,
+        content: Any = ...,
+        data: Any = ...,
+        files: Any = ...,
+        timeout: Any = ...,
+    ) -> HttpResponse: ...
 
 
 class ToolInvoker(Protocol):
