@@ -300,7 +300,7 @@ def run_file(
     settings = _settings()
 
     async def execute() -> WorkflowFinished:
-        services, egress = build_services(settings.egress, models)
+        services, egress = build_services(settings.egress, settings.code, models)
         finished: WorkflowFinished | None = None
         async with egress:
             async for event in runs.run(workflow, inputs=inputs, query=query, services=services):

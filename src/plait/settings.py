@@ -149,6 +149,17 @@ class EgressSettings(BaseSettings):
         return tuple(ipaddress.ip_network(part, strict=False) for part in parts)
 
 
+class CodeSettings(BaseSettings):
+    """The code sandbox that runs code nodes (each run a separate, locked-down process)."""
+
+    model_config = _CONFIG
+
+    cpu_seconds: int = Field(default=5, ge=1, le=600, validation_alias="PLAIT_CODE_CPU_SECONDS")
+    wall_seconds: float = Field(default=10.0, gt=0, le=3600, validation_alias="PLAIT_CODE_WALL_SECONDS")
+    memory_mb: int = Field(default=256, ge=32, le=65536, validation_alias="PLAIT_CODE_MEMORY_MB")
+    node_path: str | None = Field(default=None, validation_alias="PLAIT_CODE_NODE_PATH")
+
+
 class Settings(BaseSettings):
     """The root: one instance per process, built by :func:`load_settings`."""
 
@@ -166,6 +177,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     vector: VectorSettings = Field(default_factory=VectorSettings)
     egress: EgressSettings = Field(default_factory=EgressSettings)
+    code: CodeSettings = Field(default_factory=CodeSettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -37,13 +37,14 @@ from plait.events import (
     WorkflowStarted,
 )
 from plait.providers.fake import ScriptedChatModel
+from plait.sandbox import CodeSandbox
 
 from ..conftest import SHARED_FIXTURES
 
 CASES_FILE = SHARED_FIXTURES / "dify-dsl" / "cases.json"
 CASES: list[dict[str, Any]] = json.loads(CASES_FILE.read_text()) if CASES_FILE.is_file() else []
-# Node types whose implementation has not landed yet; their cases are skipped, by name.
-NOT_YET = {"code"}
+
+SANDBOX = CodeSandbox()
 
 GRAPHON_NAMES = {
     WorkflowStarted: "GraphRunStartedEvent",
@@ -116,12 +117,6 @@ def fixture_text(case: Mapping[str, Any]) -> str:
     return str(yaml.safe_dump(document, allow_unicode=True))
 
 
-def node_types(case: Mapping[str, Any]) -> set[str]:
-    document = yaml.safe_load((SHARED_FIXTURES / "dify-dsl" / case["fixture"]).read_text())
-    graph = document.get("workflow", {}).get("graph") or document.get("graph") or document
-    return {node["data"]["type"] for node in graph.get("nodes", []) if isinstance(node.get("data"), dict)}
-
-
 async def run_case(case: Mapping[str, Any], sent: list[dict[str, Any]]) -> list[RunEvent]:
     workflow = load_workflow(fixture_text(case), mode=case["app_mode"])
     model = ScriptedChatModel(case.get("mock_llm") or {})
@@ -130,6 +125,7 @@ async def run_case(case: Mapping[str, Any], sent: list[dict[str, Any]]) -> list[
         chat_model=lambda _config: model,
         tools=MockTools(case.get("mock_tools") or {}),
         http=lambda node_id: MockHttp(node_id, mocks, sent),
+        code=SANDBOX,  # the cases' mock_code equals what the code really returns: run it
     )
     run = WorkflowRun(
         workflow.graph,
@@ -206,9 +202,6 @@ def check_import(case: Mapping[str, Any]) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
 async def test_dify_case(case: dict[str, Any], shared_fixtures: Path) -> None:
-    missing = node_types(case) & NOT_YET
-    if missing:
-        pytest.skip(f"node types not implemented yet: {', '.join(sorted(missing))}")
     if case["kind"] == "import":
         check_import(case)
         return

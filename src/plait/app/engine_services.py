@@ -1,12 +1,14 @@
 """The engine's services for runs started by Plait: outbound HTTP through the egress
-client built from settings, and the chat model every LLM node talks to."""
+client and code through the sandbox, both built from settings, and the chat model every
+LLM node talks to."""
 
 from __future__ import annotations
 
 from plait.egress import Egress, EgressPolicy
 from plait.engine.services import Services
 from plait.providers.base import ChatModel
-from plait.settings import EgressSettings
+from plait.sandbox import CodeSandbox, SandboxLimits
+from plait.settings import CodeSettings, EgressSettings
 
 
 def egress_policy(settings: EgressSettings) -> EgressPolicy:
@@ -19,7 +21,23 @@ def egress_policy(settings: EgressSettings) -> EgressPolicy:
     )
 
 
-def build_services(settings: EgressSettings, model: ChatModel) -> tuple[Services, Egress]:
+def code_sandbox(settings: CodeSettings) -> CodeSandbox:
+    limits = SandboxLimits(
+        cpu_seconds=settings.cpu_seconds,
+        wall_seconds=settings.wall_seconds,
+        memory_bytes=settings.memory_mb * 1024 * 1024,
+    )
+    return CodeSandbox(limits, node_path=settings.node_path)
+
+
+def build_services(
+    egress_settings: EgressSettings, code_settings: CodeSettings, model: ChatModel
+) -> tuple[Services, Egress]:
     """Services for a run, and the egress client to close when the run (or Plait) ends."""
-    egress = Egress(egress_policy(settings))
-    return Services(chat_model=lambda _config: model, http=lambda _node_id: egress), egress
+    egress = Egress(egress_policy(egress_settings))
+    services = Services(
+        chat_model=lambda _config: model,
+        http=lambda _node_id: egress,
+        code=code_sandbox(code_settings),
+    )
+    return services, egress

@@ -177,10 +177,11 @@ class _Execution:
         return any(self.status[node_id] in (PENDING, RUNNING) for node_id in writers)
 
     def _variable_writers(self) -> dict[tuple[str, str], list[str]]:
-        """Nodes of this graph that write variables (assigners: conversation and loop ones)."""
+        """Nodes of this graph that write variables (assigners: conversation and loop ones);
+        a container counts as writing whatever the nodes inside it write."""
         writers: dict[tuple[str, str], list[str]] = {}
-        for node_id, node in self.graph.nodes.items():
-            for selector in getattr(node, "writes", lambda: ())():
+        for node_id in self.graph.nodes:
+            for selector in _writes(self.graph, node_id):
                 writers.setdefault((selector[0], selector[1]), []).append(node_id)
         return writers
 
@@ -341,6 +342,15 @@ class _Execution:
                         self.status[target] = SKIPPED
                         stack.append((target, ()))  # nothing selected: skip everything after it
         return ready
+
+
+def _writes(graph: CompiledGraph, node_id: str) -> list[Selector]:
+    found: list[Selector] = list(getattr(graph.nodes[node_id], "writes", list)())
+    child = graph.children.get(node_id)
+    if child is not None:
+        for inner in child.nodes:
+            found.extend(_writes(child, inner))
+    return found
 
 
 def _message(error: BaseException) -> str:

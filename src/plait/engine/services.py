@@ -43,7 +43,7 @@ class HttpClient(Protocol):
         content: Any = ...,
         data: Any = ...,
         files: Any = ...,
-        timeout: Any = ...,
+        timeout: Any = ...,  # noqa: ASYNC109 (the egress client's per-call deadline)
     ) -> HttpResponse: ...
 
 
