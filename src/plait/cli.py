@@ -189,6 +189,8 @@ def apps_import(file: IO[bytes], publish: bool, name: str | None, workspace_id: 
         return await plait.apps.import_dsl(workspace.id, CLI, text, name=name, publish=publish)
 
     result = _run(work)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"Imported a {result.mode} app from DSL {result.imported_dsl_version}.", err=True)
     if result.published_version_id:
         click.echo(f"Published version {result.published_version_id}.", err=True)
@@ -197,14 +199,15 @@ def apps_import(file: IO[bytes], publish: bool, name: str | None, workspace_id: 
 
 @apps.command("export")
 @click.argument("app_id")
+@click.option("--include-secrets", is_flag=True, help="Keep the values of secret environment variables.")
 @workspace_option
 @reports_errors
-def apps_export(app_id: str, workspace_id: str | None) -> None:
-    """Print APP_ID's draft as a Dify DSL document."""
+def apps_export(app_id: str, include_secrets: bool, workspace_id: str | None) -> None:
+    """Print APP_ID's draft as a Dify DSL document (secret values left empty)."""
 
     async def work(plait: Plait) -> str:
         workspace = await plait.workspaces.resolve(workspace_id)
-        return await plait.apps.export_dsl(workspace.id, app_id)
+        return await plait.apps.export_dsl(workspace.id, app_id, include_secrets=include_secrets)
 
     click.echo(_run(work), nl=False)
 

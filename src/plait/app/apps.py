@@ -13,6 +13,7 @@ from typing import Any
 
 from plait.app.audit import Actor, record
 from plait.engine.dsl import APP_MODES, WORKFLOW_MODES, AppDocument, dump_app_document, parse_app_document
+from plait.engine.workflow import compile_workflow
 from plait.errors import InvalidInput, NotFound
 from plait.storage.db import Database
 from plait.storage.db.repos import apps as repo
@@ -29,6 +30,15 @@ class ImportResult:
     mode: str
     imported_dsl_version: str
     published_version_id: str | None
+    warnings: list[str]
+
+
+def check_version(mode: str, workflow: dict[str, Any] | None) -> list[str]:
+    """Compile a workflow configuration: every static check, at import and publish time
+    rather than in the middle of a run. Returns the warnings; raises ``DslError``."""
+    if mode not in WORKFLOW_MODES or workflow is None:
+        return []
+    return list(compile_workflow(workflow, mode=mode).warnings)
 
 
 def blank_workflow() -> dict[str, Any]:
@@ -111,6 +121,7 @@ class Apps:
         self, workspace_id: str, actor: Actor, text: str | bytes, *, name: str | None = None, publish: bool = False
     ) -> ImportResult:
         document = parse_app_document(text)
+        warnings = check_version(document.mode, document.workflow)
         section = document.app
         app = App(
             workspace_id=workspace_id,
@@ -155,11 +166,16 @@ class Apps:
             if publish:
                 published_id = (await self._publish_draft(session, app, draft, actor)).id
         return ImportResult(
-            app_id=app.id, mode=app.mode, imported_dsl_version=document.version, published_version_id=published_id
+            app_id=app.id,
+            mode=app.mode,
+            imported_dsl_version=document.version,
+            published_version_id=published_id,
+            warnings=warnings,
         )
 
-    async def export_dsl(self, workspace_id: str, app_id: str) -> str:
-        """The app's draft as a DSL document."""
+    async def export_dsl(self, workspace_id: str, app_id: str, *, include_secrets: bool = False) -> str:
+        """The app's draft as a DSL document; secret environment values are left empty
+        unless ``include_secrets`` (as Dify does)."""
         async with self._db.reader() as session:
             app = await repo.app_in_workspace(session, workspace_id, app_id)
             if app is None:
@@ -170,11 +186,20 @@ class Apps:
         extra = draft.dsl_extra or {}
         section: dict[str, Any] = {key: getattr(app, key) for key in APP_SECTION_COLUMNS}
         section.update(extra.get("app") or {})
+        workflow = draft.workflow
+        if workflow is not None and not include_secrets:
+            workflow = {
+                **workflow,
+                "environment_variables": [
+                    {**var, "value": ""} if isinstance(var, dict) and var.get("value_type") == "secret" else var
+                    for var in workflow.get("environment_variables") or []
+                ],
+            }
         document = AppDocument(
             version=draft.version,
             app=section,
             dependencies=extra.get("dependencies") or [],
-            workflow=draft.workflow,
+            workflow=workflow,
             model_config=draft.model_config_,
             extra=extra.get("top") or {},
         )
@@ -190,6 +215,7 @@ class Apps:
             draft = await repo.draft(session, app.id)
             if draft is None:
                 raise NotFound("App has no draft to publish.")
+            check_version(app.mode, draft.workflow)
             return await self._publish_draft(session, app, draft, actor, marked_name, marked_comment)
 
     async def published_version(self, workspace_id: str, app_id: str) -> AppVersion | None:

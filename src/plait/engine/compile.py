@@ -48,6 +48,7 @@ class CompiledGraph:
     warnings: list[str] = field(default_factory=list)
     conversation_defaults: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
+    secret_names: frozenset[str] = frozenset()
 
 
 def _instantiate(spec: NodeSpec) -> Node:
@@ -162,6 +163,10 @@ def _check_references(
             if source is None:
                 raise DslError(where, f"{'.'.join(selector)} refers to node {owner!r}, which does not exist")
             names = source.output_names()
+            if names is not None and source.config.error_strategy:
+                # A node with an error strategy also outputs why it failed, and its defaults.
+                defaults = [str(item.get("key")) for item in source.config.default_value or []]
+                names = [*names, "error_message", "error_type", *defaults]
             if names is not None and name not in names:
                 raise DslError(where, f"{'.'.join(selector)}: node {owner!r} has no output {name!r}")
 
@@ -215,6 +220,11 @@ def compile_graph(
     )
     graph.environment = environment
     graph.conversation_defaults = conversation
+    graph.secret_names = frozenset(
+        str(var.get("name")) for var in environment_variables if var.get("value_type") == "secret" and var.get("name")
+    )
+    for node in all_nodes.values():
+        warnings.extend(node.warnings())
     for node_id in graph.response_order:
         node_type = graph.nodes[node_id].spec.type
         if mode == "workflow" and node_type == "answer":

@@ -14,13 +14,14 @@ tasks are created only for real concurrency, and events go out through one queue
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from plait.engine.compile import CompiledGraph
-from plait.engine.nodes.base import FAIL_BRANCH, SOURCE, Node, NodeResult
+from plait.engine.nodes.base import FAIL_BRANCH, SOURCE, Node, NodeFailed, NodeResult
 from plait.engine.runtime_markers import LOOP_END
 from plait.engine.stream import ResponseCoordinator, end_template
 from plait.engine.templates import Segment
@@ -38,6 +39,7 @@ from plait.events import (
 from plait.ids import new_id
 
 PENDING, RUNNING, DONE, SKIPPED = 0, 1, 2, 3
+SECRET_MASK = "******"  # noqa: S105 (the mask, not a secret)
 UNRESOLVED, TAKEN, SKIPPED_EDGE = 0, 1, 2
 
 
@@ -46,6 +48,7 @@ class RunLimits:
     max_steps: int = 500
     max_seconds: float = 1200.0
     max_call_depth: int = 5
+    max_variable_bytes: int = 200 * 1024
 
 
 @dataclass(slots=True)
@@ -75,6 +78,21 @@ class _Run:
     steps: int = 0
     exceptions: int = 0
     answer_parts: list[str] = field(default_factory=list)
+    secrets: tuple[str, ...] = ()
+
+    def masked(self, value: Any) -> Any:
+        """``value`` with every secret environment value replaced, for what gets logged."""
+        if not self.secrets or value is None:
+            return value
+        if isinstance(value, str):
+            for secret in self.secrets:
+                value = value.replace(secret, SECRET_MASK)
+            return value
+        if isinstance(value, dict):
+            return {key: self.masked(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.masked(item) for item in value]
+        return value
 
 
 class _Context:
@@ -233,6 +251,7 @@ class _Execution:
         for attempt in range(attempts + 1):
             try:
                 result = await node.run(context)
+                _check_size(result.outputs, run.limits.max_variable_bytes)
                 failure = None
                 break
             except (asyncio.CancelledError, RunFailed):
@@ -310,8 +329,8 @@ class _Execution:
             node.title,
             self.run.steps,
             status,
-            result.inputs if result else None,
-            result.process_data if result else None,
+            self.run.masked(result.inputs) if result else None,
+            self.run.masked(result.process_data) if result else None,
             result.outputs if result else None,
             error,
             error_type,
@@ -344,6 +363,20 @@ class _Execution:
         return ready
 
 
+def _check_size(outputs: Mapping[str, Any], limit: int) -> None:
+    """Refuse outputs over the variable size limit (a node failure, so error strategies
+    apply). Short strings and numbers, the common case, cost a length check."""
+    for name, value in outputs.items():
+        if value is None or isinstance(value, bool | int | float):
+            continue
+        if isinstance(value, str):
+            if len(value) * 4 <= limit or len(value.encode()) <= limit:
+                continue
+        elif len(json.dumps(value, ensure_ascii=False, default=str).encode()) <= limit:
+            continue
+        raise NodeFailed(f"output {name!r} is larger than the {limit} byte limit for a variable", "VariableTooLarge")
+
+
 def _writes(graph: CompiledGraph, node_id: str) -> list[Selector]:
     found: list[Selector] = list(getattr(graph.nodes[node_id], "writes", list)())
     child = graph.children.get(node_id)
@@ -371,8 +404,10 @@ class WorkflowRun:
         services: Any = None,
         limits: RunLimits | None = None,
         run_id: str | None = None,
+        call_depth: int = 0,
     ) -> None:
         self.graph = graph
+        self.call_depth = call_depth
         self.run_id = run_id or new_id()
         self.inputs = dict(inputs)
         self.pool = VariablePool(
@@ -398,12 +433,21 @@ class WorkflowRun:
     async def events(self) -> AsyncIterator[RunEvent]:
         queue: asyncio.Queue[RunEvent | None] = asyncio.Queue()
         run = _Run(self.run_id, self.graph.mode, self.services, self.limits, queue.put_nowait)
+        environment = self.pool.outputs("env")
+        run.secrets = tuple(
+            str(environment[name]) for name in self.graph.secret_names if environment.get(name) not in (None, "")
+        )
         started = time.perf_counter()
         execution = _Execution(run, self.graph, self.pool)
 
         async def drive() -> None:
             status, error = "succeeded", None
             try:
+                if self.call_depth > self.limits.max_call_depth:
+                    raise RunFailed(
+                        f"workflows call each other more than {self.limits.max_call_depth} levels deep",
+                        "CallDepthExceeded",
+                    )
                 async with asyncio.timeout(self.limits.max_seconds):
                     await execution.execute()
             except RunFailed as failure:

@@ -7,7 +7,7 @@ A service that is absent makes the nodes needing it fail with a message saying s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -53,6 +53,16 @@ class ToolInvoker(Protocol):
         ...
 
 
+class Retriever(Protocol):
+    async def retrieve(self, query: str, dataset_ids: Sequence[str], config: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Passages for ``query`` from the datasets: ``{content, title, metadata}`` records."""
+        ...
+
+
+class AgentRunner(Protocol):
+    async def run(self, node_id: str, strategy: Mapping[str, Any], parameters: Mapping[str, Any]) -> dict[str, Any]: ...
+
+
 def _fake_models(_config: Mapping[str, Any]) -> ChatModel:
     return FakeChatModel()
 
@@ -63,3 +73,5 @@ class Services:
     code: CodeRunner | None = None
     http: Callable[[str], HttpClient] | None = None  # node id -> client
     tools: ToolInvoker | None = None
+    retrieval: Retriever | None = None
+    agents: AgentRunner | None = None

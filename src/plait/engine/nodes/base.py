@@ -108,5 +108,9 @@ class Node:
         the run."""
         return None
 
+    def warnings(self) -> Sequence[str]:
+        """What might keep this node from running, worth telling at import time."""
+        return ()
+
     async def run(self, ctx: NodeContext) -> NodeResult:
         raise NotImplementedError

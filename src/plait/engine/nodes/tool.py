@@ -37,7 +37,7 @@ def resolve(value: Any, pool: VariablePool) -> Any:
     return raw
 
 
-def _parameter_references(value: Any) -> list[Selector]:
+def parameter_references(value: Any) -> list[Selector]:
     if isinstance(value, Mapping) and value.get("type") == "variable" and isinstance(value.get("value"), list):
         return [as_selector(value["value"])]
     if isinstance(value, Mapping) and value.get("type") == "mixed" and isinstance(value.get("value"), str):
@@ -52,7 +52,13 @@ class ToolNode(Node):
 
     def references(self) -> Sequence[Selector]:
         values = [*self.config.tool_parameters.values(), *self.config.tool_configurations.values()]
-        return [selector for value in values for selector in _parameter_references(value)]
+        return [selector for value in values for selector in parameter_references(value)]
+
+    def warnings(self) -> Sequence[str]:
+        if self.config.provider_type == "plugin" or "/" in self.config.provider_id:
+            name = f"{self.config.provider_id}/{self.config.tool_name}"
+            return [f"node {self.id!r} uses the plugin tool {name}; runs fail there unless Plait provides it"]
+        return ()
 
     async def run(self, ctx: NodeContext) -> NodeResult:
         name = f"{self.config.provider_id or self.config.provider_name}/{self.config.tool_name}"
