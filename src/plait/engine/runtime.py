@@ -142,6 +142,7 @@ class _Execution:
         self.edges: dict[str, int] = {}
         self.remaining = {node_id: len(edges) for node_id, edges in graph.in_edges.items()}
         self.taken_in: set[str] = set()
+        self.certain: set[str] = set()
         self.outputs: dict[str, Any] = {}
         self.predecessor: dict[str, str] = {}
         self.writers = self._variable_writers()
@@ -173,21 +174,29 @@ class _Execution:
         status = self.status.get(node_id)
         return status is None or status in (DONE, SKIPPED)  # None: a node outside this level
 
-    def is_certain(self, node_id: str, _seen: frozenset[str] = frozenset()) -> bool:
-        status = self.status[node_id]
-        if status in (RUNNING, DONE) or node_id in self.taken_in:
+    def is_certain(self, node_id: str) -> bool:
+        """Whether ``node_id`` will run: it started, an incoming edge was taken, or a node
+        that will run leads to it through nodes that do not branch. Once true it stays true
+        (taken edges and started nodes are final), so positive answers are kept."""
+        if node_id in self.certain:
             return True
-        if status == SKIPPED or node_id in _seen:
-            return False
-        seen = _seen | {node_id}
-        for edge in self.graph.in_edges[node_id]:
-            if self.edges.get(edge.id) == SKIPPED_EDGE:
-                continue
-            source = self.graph.nodes[edge.source]
-            if source.is_branch or source.config.error_strategy == "fail-branch":
-                continue
-            if self.is_certain(edge.source, seen):
+        stack, seen = [node_id], {node_id}
+        while stack:
+            current = stack.pop()
+            if current in self.certain or self.status[current] in (RUNNING, DONE) or current in self.taken_in:
+                self.certain.add(node_id)
                 return True
+            if self.status[current] == SKIPPED:
+                continue
+            for edge in self.graph.in_edges[current]:
+                source = edge.source
+                if source in seen or self.edges.get(edge.id) == SKIPPED_EDGE:
+                    continue
+                source_node = self.graph.nodes[source]
+                if source_node.is_branch or source_node.config.error_strategy == "fail-branch":
+                    continue
+                seen.add(source)
+                stack.append(source)
         return False
 
     def pending_writers(self, selector: tuple[str, ...]) -> bool:
