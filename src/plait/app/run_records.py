@@ -119,9 +119,12 @@ class RunCollector:
 class RunRecorder:
     """Queues finished runs and writes them in batches from one background task."""
 
-    def __init__(self, db: Database, *, max_batch: int = 500) -> None:
+    def __init__(self, db: Database, *, max_batch: int = 500, max_delay: float = 0.05) -> None:
         self._db = db
         self._max_batch = max_batch
+        # A group-commit window: waiting this long for more runs turns a commit per run into
+        # a commit per batch, at the price of records landing a few milliseconds later.
+        self._max_delay = max_delay
         self._queue: asyncio.Queue[RunRecord] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
 
@@ -146,6 +149,8 @@ class RunRecorder:
     async def _write_forever(self) -> None:
         while True:
             batch = [await self._queue.get()]
+            if self._queue.qsize() < self._max_batch:
+                await asyncio.sleep(self._max_delay)
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
@@ -158,7 +163,7 @@ class RunRecorder:
 
     async def _write(self, batch: list[RunRecord]) -> None:
         nodes = [node for record in batch for node in record.nodes]
-        async with self._db.transaction() as session:
-            await session.execute(insert(WorkflowRun), [record.run for record in batch])
+        async with self._db.connection() as connection:
+            await connection.execute(insert(WorkflowRun), [record.run for record in batch])
             if nodes:
-                await session.execute(insert(NodeExecution), nodes)
+                await connection.execute(insert(NodeExecution), nodes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +39,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 class UUIDString(TypeDecorator[str]):
     """UUIDs as canonical strings: native ``uuid`` on PostgreSQL, 32 hex digits on SQLite.
 
@@ -50,7 +54,9 @@ class UUIDString(TypeDecorator[str]):
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        return None if value is None else str(uuid.UUID(value))
+        if value is None or _CANONICAL_UUID.fullmatch(value):
+            return value
+        return str(uuid.UUID(value))
 
 
 def utcnow() -> datetime:
