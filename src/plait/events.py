@@ -149,6 +149,7 @@ class WorkflowFinished:
     total_steps: int = 0
     exceptions_count: int = 0
     elapsed_time: float = 0.0
+    total_tokens: int = 0
     kind: Literal["workflow_finished"] = "workflow_finished"
 
 

@@ -19,9 +19,16 @@ import structlog
 from plait import __version__
 from plait.app.accounts import Accounts
 from plait.app.apps import Apps
+from plait.app.end_users import EndUsers
+from plait.app.engine_services import build_services
 from plait.app.keys import Keys
+from plait.app.run_records import RunRecorder
+from plait.app.workflow_runs import WorkflowRuns
 from plait.app.workspaces import Workspaces
+from plait.egress import Egress
+from plait.engine.runtime import RunLimits
 from plait.errors import ServiceUnavailable
+from plait.providers.fake import FakeChatModel
 from plait.settings import Settings
 from plait.storage.db import Database, migrate
 
@@ -61,6 +68,9 @@ class Plait:
     apps: Apps
     keys: Keys
     workspaces: Workspaces
+    recorder: RunRecorder
+    workflow_runs: WorkflowRuns
+    egress: Egress
     version: str = __version__
 
     async def check_ready(self) -> str | None:
@@ -80,6 +90,8 @@ class Plait:
         return current
 
     async def close(self) -> None:
+        await self.recorder.close()
+        await self.egress.aclose()
         await self.db.dispose()
 
 
@@ -91,6 +103,10 @@ def build(settings: Settings) -> Plait:
         pool_size=settings.database.pool_size,
         sqlite_busy_timeout_ms=settings.database.sqlite_busy_timeout_ms,
     )
+    recorder = RunRecorder(db)
+    # Until model providers are configured per workspace, every LLM node answers from the
+    # deterministic fake model: Plait runs offline with no keys.
+    services, egress = build_services(settings.egress, settings.code, FakeChatModel())
     return Plait(
         settings=settings,
         db=db,
@@ -99,6 +115,9 @@ def build(settings: Settings) -> Plait:
         apps=Apps(db),
         keys=Keys(db),
         workspaces=Workspaces(db),
+        recorder=recorder,
+        workflow_runs=WorkflowRuns(db, EndUsers(db), recorder, services, RunLimits()),
+        egress=egress,
     )
 
 
@@ -112,6 +131,7 @@ async def start(settings: Settings, *, migrate_now: bool | None = None) -> Plait
         )
         if settings.database.migrate_on_start if migrate_now is None else migrate_now:
             await migrate.upgrade(plait.db)
+        plait.recorder.start()
     except BaseException:
         await plait.close()
         raise

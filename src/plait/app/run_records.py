@@ -30,6 +30,7 @@ log = structlog.get_logger(__name__)
 class RunRecord:
     run: dict[str, Any]
     nodes: list[dict[str, Any]] = field(default_factory=list)
+    stored: asyncio.Future[None] | None = None
 
 
 @dataclass
@@ -91,7 +92,6 @@ class RunCollector:
 
     def _run_row(self, event: WorkflowFinished, finished_at: datetime) -> dict[str, Any]:
         owner = self._owner
-        total_tokens = sum(int((node["execution_metadata"] or {}).get("total_tokens", 0)) for node in self._nodes)
         return {
             "id": event.run_id,
             "workspace_id": owner.workspace_id,
@@ -104,7 +104,7 @@ class RunCollector:
             "outputs": event.outputs,
             "error": event.error,
             "elapsed_time": event.elapsed_time,
-            "total_tokens": total_tokens,
+            "total_tokens": event.total_tokens,
             "total_steps": event.total_steps,
             "exceptions_count": event.exceptions_count,
             "created_by_role": owner.created_by_role,
@@ -119,7 +119,7 @@ class RunCollector:
 class RunRecorder:
     """Queues finished runs and writes them in batches from one background task."""
 
-    def __init__(self, db: Database, *, max_batch: int = 500, max_delay: float = 0.05) -> None:
+    def __init__(self, db: Database, *, max_batch: int = 500, max_delay: float = 0.01) -> None:
         self._db = db
         self._max_batch = max_batch
         # A group-commit window: waiting this long for more runs turns a commit per run into
@@ -132,8 +132,11 @@ class RunRecorder:
         if self._writer is None:
             self._writer = asyncio.ensure_future(self._write_forever())
 
-    def record(self, record: RunRecord) -> None:
+    def record(self, record: RunRecord) -> asyncio.Future[None]:
+        """Queue ``record``; the future resolves once it is stored (or fails with why not)."""
+        record.stored = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(record)
+        return record.stored
 
     async def flush(self) -> None:
         """Wait until everything queued so far is stored."""
@@ -155,8 +158,15 @@ class RunRecorder:
                 batch.append(self._queue.get_nowait())
             try:
                 await self._write(batch)
-            except Exception:  # a failed batch is logged, never allowed to stop recording
+            except Exception as error:  # a failed batch is logged, never allowed to stop recording
                 log.exception("run_records.write_failed", runs=len(batch))
+                for record in batch:
+                    if record.stored is not None and not record.stored.done():
+                        record.stored.set_exception(error)
+            else:
+                for record in batch:
+                    if record.stored is not None and not record.stored.done():
+                        record.stored.set_result(None)
             finally:
                 for _ in batch:
                     self._queue.task_done()

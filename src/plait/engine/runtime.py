@@ -77,6 +77,7 @@ class _Run:
     emit: Callable[[RunEvent], None]
     steps: int = 0
     exceptions: int = 0
+    total_tokens: int = 0
     answer_parts: list[str] = field(default_factory=list)
     secrets: tuple[str, ...] = ()
 
@@ -308,6 +309,7 @@ class _Execution:
             status = "exception"
             self.run.exceptions += 1
         assert result is not None
+        self.run.total_tokens += int(result.metadata.get("total_tokens", 0) or 0)
         self.pool.set_outputs(node_id, result.outputs)
         self.status[node_id] = DONE
         if node.spec.type == "end":
@@ -477,6 +479,7 @@ class WorkflowRun:
                     run.steps,
                     run.exceptions,
                     time.perf_counter() - started,
+                    run.total_tokens,
                 )
             )
             queue.put_nowait(None)

@@ -1,0 +1,9 @@
+"""The Dify-compatible Service API (``/v1``), authenticated by app keys."""
+
+from fastapi import APIRouter
+
+from plait.api.service import app_info, workflows
+
+router = APIRouter(prefix="/v1")
+router.include_router(app_info.router)
+router.include_router(workflows.router)

@@ -1,0 +1,70 @@
+"""Workflow apps: run (blocking or streaming) and read a run back."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from plait.api import sse
+from plait.api.deps import PlaitDep
+from plait.api.service.auth import KeyApp
+from plait.events import WorkflowFinished
+
+router = APIRouter(tags=["service: workflows"])
+
+
+class RunBody(BaseModel):
+    inputs: dict[str, Any]
+    user: str = Field(min_length=1, max_length=255)
+    response_mode: Literal["blocking", "streaming"] | None = None
+    files: list[dict[str, Any]] | None = None
+
+
+@router.post("/workflows/run", response_model=None)
+async def run_workflow(body: RunBody, app: KeyApp, plait: PlaitDep) -> dict[str, Any] | StreamingResponse:
+    runs = plait.workflow_runs
+    prepared = await runs.prepare(app, user=body.user, inputs=body.inputs)
+    created_at = int(time.time())
+    workflow_id = prepared.version.id
+    if body.response_mode == "streaming":
+
+        def encode(event: Any) -> dict[str, Any] | None:
+            return sse.workflow_event(
+                event, task_id=prepared.task_id, run_id=prepared.run_id, workflow_id=workflow_id, created_at=created_at
+            )
+
+        frames = sse.stream(runs.execute(prepared), encode)
+        return StreamingResponse(frames, media_type="text/event-stream", headers=sse.HEADERS)
+
+    finished: WorkflowFinished | None = None
+    async for event in runs.execute(prepared):
+        if isinstance(event, WorkflowFinished):
+            finished = event
+    assert finished is not None
+    if prepared.stored is not None:
+        await prepared.stored  # the run can be read back as soon as this reply arrives
+    data = sse.finished_data(finished, workflow_id, created_at, int(time.time()))
+    return {"task_id": prepared.task_id, "workflow_run_id": prepared.run_id, "data": data}
+
+
+@router.get("/workflows/run/{workflow_run_id}")
+async def run_detail(workflow_run_id: str, app: KeyApp, plait: PlaitDep) -> dict[str, Any]:
+    row = await plait.workflow_runs.detail(app, workflow_run_id)
+    return {
+        "id": row.id,
+        "workflow_id": row.app_version_id,
+        "status": row.status,
+        "inputs": json.dumps(row.inputs, ensure_ascii=False),  # a JSON string, as Dify sends it
+        "outputs": row.outputs or {},
+        "error": row.error,
+        "total_steps": row.total_steps,
+        "total_tokens": row.total_tokens,
+        "created_at": int(row.created_at.timestamp()),
+        "finished_at": int(row.finished_at.timestamp()) if row.finished_at else None,
+        "elapsed_time": row.elapsed_time,
+    }

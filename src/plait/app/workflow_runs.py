@@ -1,0 +1,138 @@
+"""Workflow runs through the Service API: runs of an app's published version, started by
+an app key on behalf of an end user, recorded, and readable afterwards.
+
+A run is prepared first (the app may run, the inputs are valid: every refusal happens before
+anything runs), then executed as an event stream. Compiled graphs are cached per published
+version, so a request pays for compilation once per publish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from plait.app.end_users import EndUsers
+from plait.app.run_records import RunCollector, RunOwner, RunRecorder
+from plait.engine.compile import CompiledGraph
+from plait.engine.nodes.start import StartNode, validate_inputs
+from plait.engine.runtime import RunLimits, WorkflowRun
+from plait.engine.services import Services
+from plait.engine.workflow import compile_workflow
+from plait.errors import BadRequest, Forbidden, NotFound
+from plait.events import RunEvent
+from plait.ids import is_uuid, new_id
+from plait.storage.db import Database
+from plait.storage.db.repos import apps as apps_repo
+from plait.storage.db.tables import App, AppVersion, EndUser
+from plait.storage.db.tables import WorkflowRun as WorkflowRunRow
+
+COMPILED_CACHE_SIZE = 256
+
+
+@dataclass
+class PreparedRun:
+    app: App
+    version: AppVersion
+    graph: CompiledGraph
+    inputs: dict[str, Any]
+    end_user: EndUser
+    task_id: str = field(default_factory=new_id)
+    run_id: str = field(default_factory=new_id)
+    stored: asyncio.Future[None] | None = None
+
+
+class WorkflowRuns:
+    def __init__(
+        self, db: Database, end_users: EndUsers, recorder: RunRecorder, services: Services, limits: RunLimits
+    ) -> None:
+        self._db = db
+        self._end_users = end_users
+        self._recorder = recorder
+        self._services = services
+        self._limits = limits
+        self._compiled: OrderedDict[str, CompiledGraph] = OrderedDict()
+
+    async def app_for_key(self, workspace_id: str, app_id: str) -> App:
+        """The app an app key opens, if it may be served (Dify's gating, in its words)."""
+        async with self._db.reader() as session:
+            app = await apps_repo.app_in_workspace(session, workspace_id, app_id)
+        if app is None:
+            raise Forbidden("The app no longer exists.")
+        if app.status != "normal":
+            raise Forbidden("The app's status is abnormal.")
+        if not app.enable_api:
+            raise Forbidden("The app's API service has been disabled.")
+        return app
+
+    def _graph(self, app: App, version: AppVersion) -> CompiledGraph:
+        graph = self._compiled.get(version.id)
+        if graph is None:
+            if version.workflow is None:
+                raise BadRequest("App unavailable, please check your app configurations.", code="app_unavailable")
+            graph = compile_workflow(version.workflow, mode=app.mode)
+            self._compiled[version.id] = graph
+            if len(self._compiled) > COMPILED_CACHE_SIZE:
+                self._compiled.popitem(last=False)
+        else:
+            self._compiled.move_to_end(version.id)
+        return graph
+
+    async def prepare(self, app: App, *, user: str, inputs: Mapping[str, Any]) -> PreparedRun:
+        if app.mode != "workflow":
+            raise BadRequest("Please check if your app mode matches the right API route.", code="not_workflow_app")
+        async with self._db.reader() as session:
+            version = await apps_repo.version(session, app.published_version_id) if app.published_version_id else None
+        if version is None:
+            raise BadRequest("App unavailable, please check your app configurations.", code="app_unavailable")
+        graph = self._graph(app, version)
+        start = graph.nodes[graph.root]
+        declared = start.config.variables if isinstance(start, StartNode) else []
+        checked = validate_inputs(declared, inputs)
+        end_user = await self._end_users.get_or_create(app.workspace_id, app.id, user)
+        return PreparedRun(app, version, graph, checked, end_user)
+
+    async def execute(self, prepared: PreparedRun) -> AsyncIterator[RunEvent]:
+        """Run it, yielding events; the run's record is queued when it ends
+        (``prepared.stored`` resolves once it is in the database)."""
+        app, version = prepared.app, prepared.version
+        owner = RunOwner(
+            app.workspace_id,
+            app.id,
+            version.id,
+            version.version,
+            "app-run",
+            "end_user",
+            created_by_end_user_id=prepared.end_user.id,
+        )
+        collector = RunCollector(owner)
+        system = {
+            "user_id": prepared.end_user.session_id,
+            "app_id": app.id,
+            "workflow_id": version.id,
+            "files": [],
+        }
+        run = WorkflowRun(
+            prepared.graph,
+            inputs=prepared.inputs,
+            system=system,
+            services=self._services,
+            limits=self._limits,
+            run_id=prepared.run_id,
+        )
+        async for event in run.events():
+            collector.observe(event)
+            yield event
+        if collector.record is not None:
+            prepared.stored = self._recorder.record(collector.record)
+
+    async def detail(self, app: App, run_id: str) -> WorkflowRunRow:
+        if not is_uuid(run_id):
+            raise NotFound("Workflow run not found.")
+        async with self._db.reader() as session:
+            row = await session.get(WorkflowRunRow, run_id)
+        if row is None or row.app_id != app.id:
+            raise NotFound("Workflow run not found.")
+        return row
