@@ -13,7 +13,8 @@ import os
 import secrets
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import asyncpg
@@ -139,6 +140,28 @@ async def owner_token(client: httpx.AsyncClient) -> str:
     assert response.status_code == 200, response.text
     token: str = response.json()["data"]["access_token"]
     return token
+
+
+StartPlait = Callable[..., Awaitable[tuple[Plait, httpx.AsyncClient]]]
+
+
+@pytest.fixture
+async def start_plait(plait_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StartPlait]:
+    """Start a Plait on this test's database with extra environment variables, and return it
+    with a client on its HTTP app (for settings the shared ``plait`` fixture cannot change)."""
+    async with AsyncExitStack() as stack:
+
+        async def start(**env: str) -> tuple[Plait, httpx.AsyncClient]:
+            for name, value in env.items():
+                monkeypatch.setenv(name, value)
+            settings = load_settings()
+            instance = await bootstrap.start(settings)
+            stack.push_async_callback(instance.close)
+            transport = httpx.ASGITransport(app=create_app(settings, plait=instance), raise_app_exceptions=False)
+            http = await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url="http://plait.test"))
+            return instance, http
+
+        yield start
 
 
 def free_port() -> int:

@@ -14,8 +14,6 @@ import asyncio
 import hashlib
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
 from datetime import timedelta
 
 import httpx
@@ -23,42 +21,18 @@ import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
-from plait.api.server import create_app
 from plait.app import accounts as accounts_module
-from plait.app import bootstrap
 from plait.app.bootstrap import Plait
-from plait.settings import load_settings
 from plait.storage.db.tables import Account, AccountSession, AuditEvent, Base, Membership, Workspace
 from plait.storage.db.types import utcnow
 
-from .conftest import OWNER_EMAIL, OWNER_PASSWORD
+from .conftest import OWNER_EMAIL, OWNER_PASSWORD, StartPlait
 
 SETUP = "/console/api/setup"
 LOGIN = "/console/api/login"
 LOGOUT = "/console/api/logout"
 PROFILE = "/console/api/account/profile"
 CURRENT_WORKSPACE = "/console/api/workspaces/current"
-
-StartPlait = Callable[..., Awaitable[tuple[Plait, httpx.AsyncClient]]]
-
-
-@pytest.fixture
-async def start_plait(plait_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StartPlait]:
-    """Start a Plait on this test's database with extra environment variables, and return it
-    with a client on its HTTP app (for settings the shared ``plait`` fixture cannot change)."""
-    async with AsyncExitStack() as stack:
-
-        async def start(**env: str) -> tuple[Plait, httpx.AsyncClient]:
-            for name, value in env.items():
-                monkeypatch.setenv(name, value)
-            settings = load_settings()
-            instance = await bootstrap.start(settings)
-            stack.push_async_callback(instance.close)
-            transport = httpx.ASGITransport(app=create_app(settings, plait=instance), raise_app_exceptions=False)
-            http = await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url="http://plait.test"))
-            return instance, http
-
-        yield start
 
 
 def setup_body(email: str = OWNER_EMAIL, password: str = OWNER_PASSWORD, **extra: str) -> dict[str, str]:

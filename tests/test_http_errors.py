@@ -12,20 +12,16 @@ error, has ``X-Request-Id`` (echoing a valid incoming one, replacing an invalid 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from plait import __version__
-from plait.api.server import create_app
-from plait.app import bootstrap
 from plait.app.bootstrap import Plait
-from plait.settings import load_settings
 
-from .conftest import OWNER_EMAIL, OWNER_PASSWORD
+from .conftest import OWNER_EMAIL, OWNER_PASSWORD, StartPlait
 
 SETUP = "/console/api/setup"
 LOGIN = "/console/api/login"
@@ -33,27 +29,6 @@ PROFILE = "/console/api/account/profile"
 INVALID_JSON_MESSAGE = "Invalid JSON payload received or JSON payload is empty."
 GENERATED_REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_BODY = 1024
-
-StartPlait = Callable[..., Awaitable[tuple[Plait, httpx.AsyncClient]]]
-
-
-@pytest.fixture
-async def start_plait(plait_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StartPlait]:
-    """Start a Plait on this test's database with extra environment variables, and return it
-    with a client on its HTTP app (for settings the shared ``plait`` fixture cannot change)."""
-    async with AsyncExitStack() as stack:
-
-        async def start(**env: str) -> tuple[Plait, httpx.AsyncClient]:
-            for name, value in env.items():
-                monkeypatch.setenv(name, value)
-            settings = load_settings()
-            instance = await bootstrap.start(settings)
-            stack.push_async_callback(instance.close)
-            transport = httpx.ASGITransport(app=create_app(settings, plait=instance), raise_app_exceptions=False)
-            http = await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url="http://plait.test"))
-            return instance, http
-
-        yield start
 
 
 @pytest.fixture
