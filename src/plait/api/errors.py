@@ -66,7 +66,14 @@ async def validation_error(_request: Request, error: Exception) -> JSONResponse:
     errors = error.errors()
     first = errors[0] if errors else {}
     kind = first.get("type", "")
-    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
+    loc = tuple(first.get("loc", ()))
+    # The first element names where the value came from (body, query, path...); the rest is
+    # the field, which may itself be called "query" (as chat messages' field is).
+    location = (
+        [str(part) for part in loc[1:]]
+        if loc and loc[0] in ("body", "query", "path", "header", "cookie")
+        else [str(part) for part in loc]
+    )
     if kind == "json_invalid" or (kind == "missing" and not location and first.get("loc") == ("body",)):
         return envelope("bad_request", INVALID_JSON_MESSAGE, 400)
     field = ".".join(location) or None

@@ -134,6 +134,31 @@ def workflow_event(
     return None
 
 
+def chat_event(
+    event: RunEvent,
+    *,
+    task_id: str,
+    run_id: str,
+    workflow_id: str,
+    message_id: str,
+    conversation_id: str,
+    created_at: int,
+    message_end: Callable[[], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Dify's payloads for ``event`` in a chatflow's stream: Answer text as ``message``
+    events, the workflow's events with the chat envelope, and ``message_end`` last."""
+    chat = {"conversation_id": conversation_id, "message_id": message_id, "created_at": created_at}
+    if isinstance(event, TextChunk):
+        return [{"event": "message", "task_id": task_id, "id": message_id, "answer": event.text, **chat}]
+    payload = workflow_event(event, task_id=task_id, run_id=run_id, workflow_id=workflow_id, created_at=created_at)
+    if payload is None:
+        return []
+    payloads = [{**payload, **chat}]
+    if isinstance(event, WorkflowFinished):
+        payloads.append({"event": "message_end", "task_id": task_id, "id": message_id, **chat, **message_end()})
+    return payloads
+
+
 def finished_data(event: WorkflowFinished, workflow_id: str, created_at: int, now: int) -> dict[str, Any]:
     return {
         "id": event.run_id,
@@ -151,9 +176,7 @@ def finished_data(event: WorkflowFinished, workflow_id: str, created_at: int, no
     }
 
 
-def stream(
-    events: AsyncIterator[RunEvent], encode: Callable[[RunEvent], dict[str, Any] | None]
-) -> AsyncIterator[bytes]:
+def stream(events: AsyncIterator[RunEvent], encode: Callable[[RunEvent], list[dict[str, Any]]]) -> AsyncIterator[bytes]:
     """SSE frames for ``events``, with pings while idle. The run is driven by its own task,
     so a client that disconnects does not cut it short."""
     queue: asyncio.Queue[bytes | None] = asyncio.Queue()
@@ -161,8 +184,7 @@ def stream(
     async def pump() -> None:
         try:
             async for event in events:
-                payload = encode(event)
-                if payload is not None:
+                for payload in encode(event):
                     queue.put_nowait(frame(payload))
         except PlaitError as error:
             queue.put_nowait(

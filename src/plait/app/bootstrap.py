@@ -19,6 +19,7 @@ import structlog
 from plait import __version__
 from plait.app.accounts import Accounts
 from plait.app.apps import Apps
+from plait.app.chat_runs import ChatRuns
 from plait.app.end_users import EndUsers
 from plait.app.engine_services import build_services
 from plait.app.keys import Keys
@@ -70,6 +71,7 @@ class Plait:
     workspaces: Workspaces
     recorder: RunRecorder
     workflow_runs: WorkflowRuns
+    chat_runs: ChatRuns
     egress: Egress
     version: str = __version__
 
@@ -107,6 +109,7 @@ def build(settings: Settings) -> Plait:
     # Until model providers are configured per workspace, every LLM node answers from the
     # deterministic fake model: Plait runs offline with no keys.
     services, egress = build_services(settings.egress, settings.code, FakeChatModel())
+    workflow_runs = WorkflowRuns(db, EndUsers(db), recorder, services, RunLimits())
     return Plait(
         settings=settings,
         db=db,
@@ -116,7 +119,8 @@ def build(settings: Settings) -> Plait:
         keys=Keys(db),
         workspaces=Workspaces(db),
         recorder=recorder,
-        workflow_runs=WorkflowRuns(db, EndUsers(db), recorder, services, RunLimits()),
+        workflow_runs=workflow_runs,
+        chat_runs=ChatRuns(db, workflow_runs, recorder, services, RunLimits()),
         egress=egress,
     )
 

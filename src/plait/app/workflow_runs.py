@@ -80,19 +80,30 @@ class WorkflowRuns:
             self._compiled.move_to_end(version.id)
         return graph
 
-    async def prepare(self, app: App, *, user: str, inputs: Mapping[str, Any]) -> PreparedRun:
-        if app.mode != "workflow":
-            raise BadRequest("Please check if your app mode matches the right API route.", code="not_workflow_app")
+    async def published(self, app: App) -> tuple[AppVersion, CompiledGraph]:
+        """The version the Service API serves, compiled."""
         async with self._db.reader() as session:
             version = await apps_repo.version(session, app.published_version_id) if app.published_version_id else None
         if version is None:
             raise BadRequest("App unavailable, please check your app configurations.", code="app_unavailable")
-        graph = self._graph(app, version)
+        return version, self._graph(app, version)
+
+    @staticmethod
+    def check_inputs(graph: CompiledGraph, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """The start inputs, validated against the start node (400 naming the variable)."""
         start = graph.nodes[graph.root]
         declared = start.config.variables if isinstance(start, StartNode) else []
-        checked = validate_inputs(declared, inputs)
-        end_user = await self._end_users.get_or_create(app.workspace_id, app.id, user)
-        return PreparedRun(app, version, graph, checked, end_user)
+        return validate_inputs(declared, inputs)
+
+    async def end_user(self, app: App, user: str) -> EndUser:
+        return await self._end_users.get_or_create(app.workspace_id, app.id, user)
+
+    async def prepare(self, app: App, *, user: str, inputs: Mapping[str, Any]) -> PreparedRun:
+        if app.mode != "workflow":
+            raise BadRequest("Please check if your app mode matches the right API route.", code="not_workflow_app")
+        version, graph = await self.published(app)
+        checked = self.check_inputs(graph, inputs)
+        return PreparedRun(app, version, graph, checked, await self.end_user(app, user))
 
     async def execute(self, prepared: PreparedRun) -> AsyncIterator[RunEvent]:
         """Run it, yielding events; the run's record is queued when it ends

@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter
 
-from plait.api.service import app_info, workflows
+from plait.api.service import app_info, chat, workflows
 
 router = APIRouter(prefix="/v1")
 router.include_router(app_info.router)
 router.include_router(workflows.router)
+router.include_router(chat.router)

@@ -33,10 +33,11 @@ async def run_workflow(body: RunBody, app: KeyApp, plait: PlaitDep) -> dict[str,
     workflow_id = prepared.version.id
     if body.response_mode == "streaming":
 
-        def encode(event: Any) -> dict[str, Any] | None:
-            return sse.workflow_event(
+        def encode(event: Any) -> list[dict[str, Any]]:
+            payload = sse.workflow_event(
                 event, task_id=prepared.task_id, run_id=prepared.run_id, workflow_id=workflow_id, created_at=created_at
             )
+            return [payload] if payload is not None else []
 
         frames = sse.stream(runs.execute(prepared), encode)
         return StreamingResponse(frames, media_type="text/event-stream", headers=sse.HEADERS)

@@ -127,4 +127,9 @@ class LlmNode(Node):
             "model_name": self.config.model.name,
             "prompts": [{"role": m.role, "text": m.content} for m in messages],
         }
-        return NodeResult(outputs, process_data=process_data, metadata={"total_tokens": usage.total_tokens})
+        metadata = {
+            "total_tokens": usage.total_tokens,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+        }
+        return NodeResult(outputs, process_data=process_data, metadata=metadata)

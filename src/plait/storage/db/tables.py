@@ -305,6 +305,22 @@ class Conversation(Timestamps, Base):
     )
 
 
+class ConversationVariable(Timestamps, Base):
+    """A chatflow's conversation variable, as it stands in one conversation."""
+
+    __tablename__ = "conversation_variables"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    conversation_id: Mapped[str] = mapped_column(Id, ForeignKey("conversations.id", ondelete="CASCADE"))
+    app_id: Mapped[str] = mapped_column(Id, ForeignKey("apps.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    value_type: Mapped[str] = mapped_column(String(32), default="string")
+    value: Mapped[dict[str, Any]] = mapped_column(default=json_default)  # {"value": ...}
+    description: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (UniqueConstraint("conversation_id", "name"),)
+
+
 class Message(Timestamps, Base):
     """One turn. ``message_metadata`` carries the accounting Dify reports (model, token
     counts, latency, prices as decimal strings, retriever resources) and is GIN-indexed on

@@ -1,0 +1,69 @@
+"""Chat apps: send a message (blocking or streaming)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from plait.api import sse
+from plait.api.deps import PlaitDep
+from plait.api.service.auth import KeyApp
+from plait.app.chat_runs import PreparedTurn
+from plait.events import RunEvent
+
+router = APIRouter(tags=["service: chat"])
+
+
+class ChatBody(BaseModel):
+    query: str = Field(max_length=100_000)
+    inputs: dict[str, Any]
+    user: str = Field(min_length=1, max_length=255)
+    response_mode: Literal["blocking", "streaming"] | None = None
+    conversation_id: str | None = None
+    files: list[dict[str, Any]] | None = None
+    auto_generate_name: bool = True
+
+
+def _metadata(turn: PreparedTurn) -> dict[str, Any]:
+    return {"metadata": {"usage": turn.usage, "retriever_resources": []}, "files": None}
+
+
+@router.post("/chat-messages", response_model=None)
+async def chat_messages(body: ChatBody, app: KeyApp, plait: PlaitDep) -> dict[str, Any] | StreamingResponse:
+    chats = plait.chat_runs
+    turn = await chats.prepare(
+        app, user=body.user, query=body.query, inputs=body.inputs, conversation_id=body.conversation_id or None
+    )
+    if body.response_mode == "streaming":
+
+        def encode(event: RunEvent) -> list[dict[str, Any]]:
+            return sse.chat_event(
+                event,
+                task_id=turn.task_id,
+                run_id=turn.run_id,
+                workflow_id=turn.version.id,
+                message_id=turn.message_id,
+                conversation_id=turn.conversation_id,
+                created_at=turn.created_at,
+                message_end=lambda: _metadata(turn),
+            )
+
+        frames = sse.stream(chats.execute(turn), encode)
+        return StreamingResponse(frames, media_type="text/event-stream", headers=sse.HEADERS)
+
+    async for _event in chats.execute(turn):
+        pass
+    return {
+        "event": "message",
+        "task_id": turn.task_id,
+        "id": turn.message_id,
+        "message_id": turn.message_id,
+        "conversation_id": turn.conversation_id,
+        "mode": app.mode,
+        "answer": turn.answer,
+        "metadata": {"usage": turn.usage, "retriever_resources": []},
+        "created_at": turn.created_at,
+    }
