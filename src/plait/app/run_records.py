@@ -135,6 +135,8 @@ class RunRecorder:
     def record(self, record: RunRecord) -> asyncio.Future[None]:
         """Queue ``record``; the future resolves once it is stored (or fails with why not)."""
         record.stored = asyncio.get_running_loop().create_future()
+        # Streaming callers never wait for it; the writer has logged any failure already.
+        record.stored.add_done_callback(lambda done: done.cancelled() or done.exception())
         self._queue.put_nowait(record)
         return record.stored
 
