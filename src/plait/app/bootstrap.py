@@ -20,6 +20,7 @@ from plait import __version__
 from plait.app.accounts import Accounts
 from plait.app.apps import Apps
 from plait.app.chat_runs import ChatRuns
+from plait.app.conversations import Conversations
 from plait.app.end_users import EndUsers
 from plait.app.engine_services import build_services
 from plait.app.keys import Keys
@@ -72,6 +73,7 @@ class Plait:
     recorder: RunRecorder
     workflow_runs: WorkflowRuns
     chat_runs: ChatRuns
+    conversations: Conversations
     egress: Egress
     version: str = __version__
 
@@ -121,6 +123,7 @@ def build(settings: Settings) -> Plait:
         recorder=recorder,
         workflow_runs=workflow_runs,
         chat_runs=ChatRuns(db, workflow_runs, recorder, services, RunLimits()),
+        conversations=Conversations(db),
         egress=egress,
     )
 

@@ -1,0 +1,108 @@
+"""Conversations and message history of the calling end user."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
+
+from plait.api.deps import PlaitDep
+from plait.api.service.auth import KeyApp
+from plait.storage.db.tables import Conversation, Message
+
+router = APIRouter(tags=["service: conversations"])
+
+User = Annotated[str, Query(min_length=1, max_length=255)]
+
+
+def _seconds(value: Any) -> int:
+    return int(value.timestamp())
+
+
+def conversation_item(row: Conversation) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "inputs": row.inputs,
+        "status": row.status,
+        "introduction": row.introduction,
+        "created_at": _seconds(row.created_at),
+        "updated_at": _seconds(row.updated_at),
+    }
+
+
+def message_item(row: Message) -> dict[str, Any]:
+    usage = (row.message_metadata or {}).get("usage") or {}
+    return {
+        "id": row.id,
+        "conversation_id": row.conversation_id,
+        "parent_message_id": row.parent_message_id,
+        "inputs": row.inputs,
+        "query": row.query,
+        "answer": row.answer,
+        "status": row.status,
+        "error": row.error,
+        "message_files": [],
+        "feedback": None,
+        "retriever_resources": [],
+        "agent_thoughts": [],
+        "extra_contents": [],
+        "message_tokens": usage.get("prompt_tokens", 0),
+        "answer_tokens": usage.get("completion_tokens", 0),
+        "total_tokens": usage.get("total_tokens", 0),
+        "provider_response_latency": usage.get("latency", 0.0),
+        "total_price": usage.get("total_price"),
+        "currency": usage.get("currency", "USD"),
+        "created_at": _seconds(row.created_at),
+    }
+
+
+@router.get("/conversations")
+async def list_conversations(
+    app: KeyApp,
+    plait: PlaitDep,
+    user: User,
+    last_id: str | None = None,
+    limit: Annotated[int, Query()] = 20,
+    sort_by: str = "-updated_at",
+) -> dict[str, Any]:
+    page = await plait.conversations.list(app, user, last_id=last_id, limit=limit, sort_by=sort_by)
+    return {"limit": page.limit, "has_more": page.has_more, "data": [conversation_item(row) for row in page.items]}
+
+
+@router.get("/messages")
+async def list_messages(
+    app: KeyApp,
+    plait: PlaitDep,
+    conversation_id: str,
+    user: User,
+    first_id: str | None = None,
+    limit: Annotated[int, Query()] = 20,
+) -> dict[str, Any]:
+    page = await plait.conversations.messages(app, user, conversation_id, first_id=first_id, limit=limit)
+    return {"limit": page.limit, "has_more": page.has_more, "data": [message_item(row) for row in page.items]}
+
+
+class RenameBody(BaseModel):
+    user: str = Field(min_length=1, max_length=255)
+    name: str | None = Field(default=None, max_length=255)
+    auto_generate: bool = False
+
+
+@router.post("/conversations/{conversation_id}/name")
+async def rename_conversation(conversation_id: str, body: RenameBody, app: KeyApp, plait: PlaitDep) -> dict[str, Any]:
+    row = await plait.conversations.rename(
+        app, body.user, conversation_id, name=body.name, auto_generate=body.auto_generate
+    )
+    return conversation_item(row)
+
+
+class UserBody(BaseModel):
+    user: str = Field(min_length=1, max_length=255)
+
+
+@router.delete("/conversations/{conversation_id}", status_code=204)
+async def delete_conversation(conversation_id: str, body: UserBody, app: KeyApp, plait: PlaitDep) -> Response:
+    await plait.conversations.delete(app, body.user, conversation_id)
+    return Response(status_code=204)
