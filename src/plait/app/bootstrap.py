@@ -25,6 +25,7 @@ from plait.app.end_users import EndUsers
 from plait.app.engine_services import build_services
 from plait.app.keys import Keys
 from plait.app.run_records import RunRecorder
+from plait.app.tasks import RunningTasks
 from plait.app.workflow_runs import WorkflowRuns
 from plait.app.workspaces import Workspaces
 from plait.egress import Egress
@@ -111,7 +112,7 @@ def build(settings: Settings) -> Plait:
     # Until model providers are configured per workspace, every LLM node answers from the
     # deterministic fake model: Plait runs offline with no keys.
     services, egress = build_services(settings.egress, settings.code, FakeChatModel())
-    workflow_runs = WorkflowRuns(db, EndUsers(db), recorder, services, RunLimits())
+    workflow_runs = WorkflowRuns(db, EndUsers(db), recorder, services, RunLimits(), RunningTasks())
     return Plait(
         settings=settings,
         db=db,

@@ -158,16 +158,18 @@ class ChatRuns:
         started = time.perf_counter()
         prompt_tokens = completion_tokens = 0
         finished: WorkflowFinished | None = None
-        async for event in run.events():
-            collector.observe(event)
-            if isinstance(event, NodeFinished):
-                prompt_tokens += int(event.metadata.get("prompt_tokens", 0) or 0)
-                completion_tokens += int(event.metadata.get("completion_tokens", 0) or 0)
-            if isinstance(event, WorkflowFinished):
-                finished = event
-                turn.answer = str(event.outputs.get("answer", ""))
-                turn.usage = usage_record(prompt_tokens, completion_tokens, time.perf_counter() - started)
-            yield event
+        tasks = self._workflow_runs.tasks
+        with tasks.running(turn.task_id, run, app_id=app.id, user=turn.end_user.session_id):
+            async for event in run.events():
+                collector.observe(event)
+                if isinstance(event, NodeFinished):
+                    prompt_tokens += int(event.metadata.get("prompt_tokens", 0) or 0)
+                    completion_tokens += int(event.metadata.get("completion_tokens", 0) or 0)
+                if isinstance(event, WorkflowFinished):
+                    finished = event
+                    turn.answer = str(event.outputs.get("answer", ""))
+                    turn.usage = usage_record(prompt_tokens, completion_tokens, time.perf_counter() - started)
+                yield event
         if collector.record is not None:
             self._recorder.record(collector.record)
         assert finished is not None

@@ -14,7 +14,7 @@ from plait.errors import InvalidInput, NotFound
 from plait.ids import is_uuid
 from plait.storage.db import Database
 from plait.storage.db.repos import conversations as repo
-from plait.storage.db.tables import App, Conversation, EndUser, Message
+from plait.storage.db.tables import App, Conversation, ConversationVariable, EndUser, Message
 
 SORTS = ("created_at", "-created_at", "updated_at", "-updated_at")
 MAX_LIMIT = 100
@@ -57,7 +57,7 @@ class Conversations:
                 return found
         raise NotFound("Conversation Not Exists.")
 
-    async def list(self, app: App, user: str, *, last_id: str | None, limit: int, sort_by: str) -> Page[Conversation]:
+    async def page(self, app: App, user: str, *, last_id: str | None, limit: int, sort_by: str) -> Page[Conversation]:
         limit = _limit(limit)
         if sort_by not in SORTS:
             raise InvalidInput(f"sort_by must be one of {', '.join(SORTS)}", params="sort_by")
@@ -107,6 +107,24 @@ class Conversations:
                     raise InvalidInput("name must not be empty", params="name")
                 row.name = name.strip()[:255]
         return row
+
+    async def variables(self, app: App, user: str, conversation_id: str) -> list[ConversationVariable]:
+        conversation = await self._owned(app, user, conversation_id)
+        async with self._db.reader() as session:
+            statement = (
+                select(ConversationVariable)
+                .where(ConversationVariable.conversation_id == conversation.id)
+                .order_by(ConversationVariable.name)
+            )
+            return list((await session.execute(statement)).scalars())
+
+    async def end_user(self, app: App, end_user_id: str) -> EndUser:
+        if is_uuid(end_user_id):
+            async with self._db.reader() as session:
+                row = await session.get(EndUser, end_user_id)
+            if row is not None and row.app_id == app.id:
+                return row
+        raise NotFound("End user not found.", code="end_user_not_found")
 
     async def delete(self, app: App, user: str, conversation_id: str) -> None:
         conversation = await self._owned(app, user, conversation_id)

@@ -16,6 +16,7 @@ from typing import Any
 
 from plait.app.end_users import EndUsers
 from plait.app.run_records import RunCollector, RunOwner, RunRecorder
+from plait.app.tasks import RunningTasks
 from plait.engine.compile import CompiledGraph
 from plait.engine.nodes.start import StartNode, validate_inputs
 from plait.engine.runtime import RunLimits, WorkflowRun
@@ -46,9 +47,16 @@ class PreparedRun:
 
 class WorkflowRuns:
     def __init__(
-        self, db: Database, end_users: EndUsers, recorder: RunRecorder, services: Services, limits: RunLimits
+        self,
+        db: Database,
+        end_users: EndUsers,
+        recorder: RunRecorder,
+        services: Services,
+        limits: RunLimits,
+        tasks: RunningTasks,
     ) -> None:
         self._db = db
+        self.tasks = tasks
         self._end_users = end_users
         self._recorder = recorder
         self._services = services
@@ -133,9 +141,10 @@ class WorkflowRuns:
             limits=self._limits,
             run_id=prepared.run_id,
         )
-        async for event in run.events():
-            collector.observe(event)
-            yield event
+        with self.tasks.running(prepared.task_id, run, app_id=app.id, user=prepared.end_user.session_id):
+            async for event in run.events():
+                collector.observe(event)
+                yield event
         if collector.record is not None:
             prepared.stored = self._recorder.record(collector.record)
 

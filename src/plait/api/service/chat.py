@@ -67,3 +67,14 @@ async def chat_messages(body: ChatBody, app: KeyApp, plait: PlaitDep) -> dict[st
         "metadata": {"usage": turn.usage, "retriever_resources": []},
         "created_at": turn.created_at,
     }
+
+
+class StopBody(BaseModel):
+    user: str = Field(min_length=1, max_length=255)
+
+
+@router.post("/chat-messages/{task_id}/stop")
+async def stop_chat(task_id: str, body: StopBody, app: KeyApp, plait: PlaitDep) -> dict[str, str]:
+    # Only the user who started the turn can stop it; anyone else is silently ignored, as in Dify.
+    plait.workflow_runs.tasks.stop(task_id, app_id=app.id, user=body.user)
+    return {"result": "success"}

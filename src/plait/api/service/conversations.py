@@ -67,7 +67,7 @@ async def list_conversations(
     limit: Annotated[int, Query()] = 20,
     sort_by: str = "-updated_at",
 ) -> dict[str, Any]:
-    page = await plait.conversations.list(app, user, last_id=last_id, limit=limit, sort_by=sort_by)
+    page = await plait.conversations.page(app, user, last_id=last_id, limit=limit, sort_by=sort_by)
     return {"limit": page.limit, "has_more": page.has_more, "data": [conversation_item(row) for row in page.items]}
 
 
@@ -106,3 +106,38 @@ class UserBody(BaseModel):
 async def delete_conversation(conversation_id: str, body: UserBody, app: KeyApp, plait: PlaitDep) -> Response:
     await plait.conversations.delete(app, body.user, conversation_id)
     return Response(status_code=204)
+
+
+@router.get("/conversations/{conversation_id}/variables")
+async def conversation_variables(conversation_id: str, app: KeyApp, plait: PlaitDep, user: User) -> dict[str, Any]:
+    rows = await plait.conversations.variables(app, user, conversation_id)
+    data = [
+        {
+            "id": row.id,
+            "name": row.name,
+            "value_type": row.value_type,
+            "value": row.value.get("value"),
+            "description": row.description,
+            "created_at": _seconds(row.created_at),
+            "updated_at": _seconds(row.updated_at),
+        }
+        for row in rows
+    ]
+    return {"limit": len(data), "has_more": False, "data": data}
+
+
+@router.get("/end-users/{end_user_id}")
+async def end_user(end_user_id: str, app: KeyApp, plait: PlaitDep) -> dict[str, Any]:
+    row = await plait.conversations.end_user(app, end_user_id)
+    return {
+        "id": row.id,
+        "tenant_id": row.workspace_id,
+        "app_id": row.app_id,
+        "type": row.type,
+        "external_user_id": row.external_user_id,
+        "name": row.name,
+        "is_anonymous": row.is_anonymous,
+        "session_id": row.session_id,
+        "created_at": row.created_at.isoformat(),  # ISO-8601 here, as in Dify
+        "updated_at": row.updated_at.isoformat(),
+    }

@@ -69,3 +69,14 @@ async def run_detail(workflow_run_id: str, app: KeyApp, plait: PlaitDep) -> dict
         "finished_at": int(row.finished_at.timestamp()) if row.finished_at else None,
         "elapsed_time": row.elapsed_time,
     }
+
+
+class StopBody(BaseModel):
+    user: str = Field(min_length=1, max_length=255)
+
+
+@router.post("/workflows/tasks/{task_id}/stop")
+async def stop_workflow(task_id: str, body: StopBody, app: KeyApp, plait: PlaitDep) -> dict[str, str]:
+    # Dify does not check the user against the run's starter here.
+    plait.workflow_runs.tasks.stop(task_id, app_id=app.id)
+    return {"result": "success"}
