@@ -237,3 +237,13 @@ async def test_info_and_parameters(client: httpx.AsyncClient, greeter: Published
     ]
     assert parameters["suggested_questions_after_answer"] == {"enabled": False}
     assert parameters["system_parameters"]["file_size_limit"] == 15
+
+
+async def test_site_and_meta(client: httpx.AsyncClient, greeter: Published, plait: Plait) -> None:
+    site = (await client.get("/v1/site", headers=greeter.auth)).json()
+    assert site["title"] == "Greeter"
+    assert site["description"] == "Says hello."
+    assert (await client.get("/v1/meta", headers=greeter.auth)).json() == {"tool_icons": {}}
+    async with plait.db.transaction() as session:
+        await session.execute(update(App).where(App.id == greeter.app_id).values(enable_site=False))
+    assert_envelope(await client.get("/v1/site", headers=greeter.auth), 403, "forbidden")

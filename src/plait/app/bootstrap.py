@@ -23,9 +23,11 @@ from plait.app.chat_runs import ChatRuns
 from plait.app.conversations import Conversations
 from plait.app.end_users import EndUsers
 from plait.app.engine_services import build_services
+from plait.app.feedback import Feedback
 from plait.app.keys import Keys
 from plait.app.run_records import RunRecorder
 from plait.app.tasks import RunningTasks
+from plait.app.workflow_logs import WorkflowLogs
 from plait.app.workflow_runs import WorkflowRuns
 from plait.app.workspaces import Workspaces
 from plait.egress import Egress
@@ -75,6 +77,8 @@ class Plait:
     workflow_runs: WorkflowRuns
     chat_runs: ChatRuns
     conversations: Conversations
+    feedback: Feedback
+    workflow_logs: WorkflowLogs
     egress: Egress
     version: str = __version__
 
@@ -125,6 +129,8 @@ def build(settings: Settings) -> Plait:
         workflow_runs=workflow_runs,
         chat_runs=ChatRuns(db, workflow_runs, recorder, services, RunLimits()),
         conversations=Conversations(db),
+        feedback=Feedback(db),
+        workflow_logs=WorkflowLogs(db),
         egress=egress,
     )
 

@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from plait.api.service import app_info, chat, conversations, workflows
+from plait.api.service import app_info, chat, conversations, feedback, workflows
 
 router = APIRouter(prefix="/v1")
 router.include_router(app_info.router)
 router.include_router(workflows.router)
 router.include_router(chat.router)
 router.include_router(conversations.router)
+router.include_router(feedback.router)

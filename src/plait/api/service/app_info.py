@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from plait import __version__
 from plait.api.deps import PlaitDep
 from plait.api.service.auth import KeyApp
+from plait.errors import Forbidden
 
 router = APIRouter(tags=["service: app"])
 
@@ -32,6 +33,34 @@ async def welcome() -> dict[str, str]:
 @router.get("/info")
 async def info(app: KeyApp) -> dict[str, Any]:
     return {"name": app.name, "description": app.description, "tags": [], "mode": app.mode, "author_name": ""}
+
+
+@router.get("/meta")
+async def meta(app: KeyApp) -> dict[str, Any]:
+    return {"tool_icons": {}}
+
+
+@router.get("/site")
+async def site(app: KeyApp) -> dict[str, Any]:
+    if not app.enable_site:
+        raise Forbidden("The app's web site is disabled.")
+    return {
+        "title": app.name,
+        "chat_color_theme": None,
+        "chat_color_theme_inverted": False,
+        "icon_type": app.icon_type,
+        "icon": app.icon,
+        "icon_background": app.icon_background,
+        "icon_url": None,
+        "description": app.description,
+        "copyright": None,
+        "privacy_policy": None,
+        "input_placeholder": None,
+        "custom_disclaimer": "",
+        "default_language": "en-US",
+        "show_workflow_steps": True,
+        "use_icon_as_answer_icon": app.use_icon_as_answer_icon,
+    }
 
 
 @router.get("/parameters")

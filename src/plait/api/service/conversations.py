@@ -32,7 +32,7 @@ def conversation_item(row: Conversation) -> dict[str, Any]:
     }
 
 
-def message_item(row: Message) -> dict[str, Any]:
+def message_item(row: Message, rating: str | None = None) -> dict[str, Any]:
     usage = (row.message_metadata or {}).get("usage") or {}
     return {
         "id": row.id,
@@ -44,7 +44,7 @@ def message_item(row: Message) -> dict[str, Any]:
         "status": row.status,
         "error": row.error,
         "message_files": [],
-        "feedback": None,
+        "feedback": {"rating": rating} if rating else None,
         "retriever_resources": [],
         "agent_thoughts": [],
         "extra_contents": [],
@@ -81,7 +81,9 @@ async def list_messages(
     limit: Annotated[int, Query()] = 20,
 ) -> dict[str, Any]:
     page = await plait.conversations.messages(app, user, conversation_id, first_id=first_id, limit=limit)
-    return {"limit": page.limit, "has_more": page.has_more, "data": [message_item(row) for row in page.items]}
+    ratings = await plait.feedback.ratings([row.id for row in page.items])
+    data = [message_item(row, ratings.get(row.id)) for row in page.items]
+    return {"limit": page.limit, "has_more": page.has_more, "data": data}
 
 
 class RenameBody(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter
@@ -80,3 +81,66 @@ async def stop_workflow(task_id: str, body: StopBody, app: KeyApp, plait: PlaitD
     # Dify does not check the user against the run's starter here.
     plait.workflow_runs.tasks.stop(task_id, app_id=app.id)
     return {"result": "success"}
+
+
+@router.get("/workflows/logs")
+async def workflow_logs(
+    app: KeyApp,
+    plait: PlaitDep,
+    page: int = 1,
+    limit: int = 20,
+    status: str | None = None,
+    keyword: str | None = None,
+    created_at__before: datetime | None = None,
+    created_at__after: datetime | None = None,
+) -> dict[str, Any]:
+    result = await plait.workflow_logs.page(
+        app,
+        page=page,
+        limit=limit,
+        status=status,
+        keyword=keyword,
+        created_before=created_at__before,
+        created_after=created_at__after,
+    )
+    data = []
+    for run, end_user in result.runs:
+        data.append(
+            {
+                "id": run.id,
+                "workflow_run": {
+                    "id": run.id,
+                    "version": run.version,
+                    "status": run.status,
+                    "error": run.error,
+                    "elapsed_time": run.elapsed_time,
+                    "total_tokens": run.total_tokens,
+                    "total_steps": run.total_steps,
+                    "created_at": int(run.created_at.timestamp()),
+                    "finished_at": int(run.finished_at.timestamp()) if run.finished_at else None,
+                    "exceptions_count": run.exceptions_count,
+                    "triggered_from": run.triggered_from,
+                },
+                "created_from": "service-api",
+                "created_by_role": run.created_by_role,
+                "created_by_account": None,
+                "created_by_end_user": (
+                    {
+                        "id": end_user.id,
+                        "type": end_user.type,
+                        "is_anonymous": end_user.is_anonymous,
+                        "session_id": end_user.session_id,
+                    }
+                    if end_user
+                    else None
+                ),
+                "created_at": int(run.created_at.timestamp()),
+            }
+        )
+    return {
+        "page": result.page,
+        "limit": result.limit,
+        "total": result.total,
+        "has_more": result.has_more,
+        "data": data,
+    }

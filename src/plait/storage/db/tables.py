@@ -351,6 +351,29 @@ class Message(Timestamps, Base):
     )
 
 
+class MessageFeedback(Timestamps, Base):
+    """A like or dislike of an answer, by the end user (or an account, from the console)."""
+
+    __tablename__ = "message_feedbacks"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    app_id: Mapped[str] = mapped_column(Id, ForeignKey("apps.id", ondelete="CASCADE"))
+    conversation_id: Mapped[str] = mapped_column(Id, ForeignKey("conversations.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(Id, ForeignKey("messages.id", ondelete="CASCADE"))
+    rating: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str | None] = mapped_column(Text)
+    from_source: Mapped[str] = mapped_column(String(16))
+    from_end_user_id: Mapped[str | None] = mapped_column(Id, ForeignKey("end_users.id", ondelete="SET NULL"))
+    from_account_id: Mapped[str | None] = mapped_column(Id, ForeignKey("accounts.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        UniqueConstraint("message_id", "from_source"),
+        CheckConstraint(_in("rating", ("like", "dislike")), name="rating"),
+        CheckConstraint(_in("from_source", ("user", "admin")), name="from_source"),
+        Index(None, "app_id", "created_at"),
+    )
+
+
 class WorkflowRun(Base):
     __tablename__ = "workflow_runs"
 
