@@ -149,6 +149,15 @@ class EgressSettings(BaseSettings):
         return tuple(ipaddress.ip_network(part, strict=False) for part in parts)
 
 
+class AppLimitSettings(BaseSettings):
+    """Limits on the apps served through the Service API (Dify's names)."""
+
+    model_config = _CONFIG
+
+    default_active_requests: int = Field(default=0, ge=0, validation_alias="APP_DEFAULT_ACTIVE_REQUESTS")
+    max_active_requests: int = Field(default=0, ge=0, validation_alias="APP_MAX_ACTIVE_REQUESTS")
+
+
 class CodeSettings(BaseSettings):
     """The code sandbox that runs code nodes (each run a separate, locked-down process)."""
 
@@ -178,6 +187,7 @@ class Settings(BaseSettings):
     vector: VectorSettings = Field(default_factory=VectorSettings)
     egress: EgressSettings = Field(default_factory=EgressSettings)
     code: CodeSettings = Field(default_factory=CodeSettings)
+    apps: AppLimitSettings = Field(default_factory=AppLimitSettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -18,6 +18,7 @@ import structlog
 
 from plait import __version__
 from plait.app.accounts import Accounts
+from plait.app.active_requests import ActiveRequests
 from plait.app.apps import Apps
 from plait.app.chat_runs import ChatRuns
 from plait.app.conversations import Conversations
@@ -78,6 +79,7 @@ class Plait:
     chat_runs: ChatRuns
     conversations: Conversations
     feedback: Feedback
+    active_requests: ActiveRequests
     workflow_logs: WorkflowLogs
     egress: Egress
     version: str = __version__
@@ -130,6 +132,9 @@ def build(settings: Settings) -> Plait:
         chat_runs=ChatRuns(db, workflow_runs, recorder, services, RunLimits()),
         conversations=Conversations(db),
         feedback=Feedback(db),
+        active_requests=ActiveRequests(
+            default_limit=settings.apps.default_active_requests, max_limit=settings.apps.max_active_requests
+        ),
         workflow_logs=WorkflowLogs(db),
         egress=egress,
     )

@@ -37,6 +37,8 @@ async def chat_messages(body: ChatBody, app: KeyApp, plait: PlaitDep) -> dict[st
     turn = await chats.prepare(
         app, user=body.user, query=body.query, inputs=body.inputs, conversation_id=body.conversation_id or None
     )
+    slot = plait.active_requests.acquire(app)
+    events = slot.around(chats.execute(turn))
     if body.response_mode == "streaming":
 
         def encode(event: RunEvent) -> list[dict[str, Any]]:
@@ -51,10 +53,10 @@ async def chat_messages(body: ChatBody, app: KeyApp, plait: PlaitDep) -> dict[st
                 message_end=lambda: _metadata(turn),
             )
 
-        frames = sse.stream(chats.execute(turn), encode)
+        frames = sse.stream(events, encode)
         return StreamingResponse(frames, media_type="text/event-stream", headers=sse.HEADERS)
 
-    async for _event in chats.execute(turn):
+    async for _event in events:
         pass
     return {
         "event": "message",

@@ -30,6 +30,8 @@ class RunBody(BaseModel):
 async def run_workflow(body: RunBody, app: KeyApp, plait: PlaitDep) -> dict[str, Any] | StreamingResponse:
     runs = plait.workflow_runs
     prepared = await runs.prepare(app, user=body.user, inputs=body.inputs)
+    slot = plait.active_requests.acquire(app)
+    events = slot.around(runs.execute(prepared))
     created_at = int(time.time())
     workflow_id = prepared.version.id
     if body.response_mode == "streaming":
@@ -40,11 +42,11 @@ async def run_workflow(body: RunBody, app: KeyApp, plait: PlaitDep) -> dict[str,
             )
             return [payload] if payload is not None else []
 
-        frames = sse.stream(runs.execute(prepared), encode)
+        frames = sse.stream(events, encode)
         return StreamingResponse(frames, media_type="text/event-stream", headers=sse.HEADERS)
 
     finished: WorkflowFinished | None = None
-    async for event in runs.execute(prepared):
+    async for event in events:
         if isinstance(event, WorkflowFinished):
             finished = event
     assert finished is not None
