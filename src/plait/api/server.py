@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from plait import __version__
-from plait.api import console, errors, health, service
+from plait.api import console, errors, health, openai, service
 from plait.api.middleware import RequestContext
 from plait.app import bootstrap
 from plait.app.bootstrap import Plait
@@ -50,6 +50,7 @@ def create_app(settings: Settings, *, plait: Plait | None = None, on_ready: OnRe
     app.include_router(health.router)
     app.include_router(console.router)
     app.include_router(service.router)
+    app.include_router(openai.router)
     app.add_middleware(
         RequestContext,
         version=__version__,
