@@ -10,11 +10,12 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from plait.app.audit import CLI
 from plait.app.bootstrap import Plait
-from plait.storage.db.tables import App
+from plait.ids import new_id
+from plait.storage.db.tables import App, AppVersion
 
 WORKFLOW_APP: dict[str, Any] = {
     "version": "0.6.0",
@@ -247,3 +248,31 @@ async def test_site_and_meta(client: httpx.AsyncClient, greeter: Published, plai
     async with plait.db.transaction() as session:
         await session.execute(update(App).where(App.id == greeter.app_id).values(enable_site=False))
     assert_envelope(await client.get("/v1/site", headers=greeter.auth), 403, "forbidden")
+
+
+async def test_a_specific_published_version_runs(client: httpx.AsyncClient, greeter: Published, plait: Plait) -> None:
+    first = await plait.apps.published_version(greeter.workspace_id, greeter.app_id)
+    assert first is not None
+    async with plait.db.transaction() as session:
+        draft = (
+            await session.execute(
+                select(AppVersion).where(AppVersion.app_id == greeter.app_id, AppVersion.version == "draft")
+            )
+        ).scalar_one()
+        workflow = json.loads(json.dumps(draft.workflow))
+        workflow["graph"]["nodes"][1]["data"]["template"] = "Bonjour, {{ name }} !"
+        draft.workflow = workflow
+        draft_id = draft.id
+    await plait.apps.publish(greeter.workspace_id, CLI, greeter.app_id)
+    body = {"inputs": {"name": "Ada"}, "user": "u"}
+    latest = (await client.post("/v1/workflows/run", headers=greeter.auth, json=body)).json()
+    assert latest["data"]["outputs"] == {"greeting": "Bonjour, Ada !"}
+    pinned = (await client.post(f"/v1/workflows/{first.id}/run", headers=greeter.auth, json=body)).json()
+    assert pinned["data"]["outputs"] == {"greeting": "Hello, Ada!"}
+    assert pinned["data"]["workflow_id"] == first.id
+    assert_envelope(
+        await client.post(f"/v1/workflows/{draft_id}/run", headers=greeter.auth, json=body), 400, "bad_request"
+    )
+    assert_envelope(
+        await client.post(f"/v1/workflows/{new_id()}/run", headers=greeter.auth, json=body), 404, "not_found"
+    )

@@ -27,7 +27,7 @@ from plait.events import RunEvent
 from plait.ids import is_uuid, new_id
 from plait.storage.db import Database
 from plait.storage.db.repos import apps as apps_repo
-from plait.storage.db.tables import App, AppVersion, EndUser
+from plait.storage.db.tables import DRAFT_VERSION, App, AppVersion, EndUser
 from plait.storage.db.tables import WorkflowRun as WorkflowRunRow
 
 COMPILED_CACHE_SIZE = 256
@@ -88,8 +88,18 @@ class WorkflowRuns:
             self._compiled.move_to_end(version.id)
         return graph
 
-    async def published(self, app: App) -> tuple[AppVersion, CompiledGraph]:
-        """The version the Service API serves, compiled."""
+    async def published(self, app: App, version_id: str | None = None) -> tuple[AppVersion, CompiledGraph]:
+        """The version the Service API serves (or the published version asked for), compiled."""
+        if version_id is not None:
+            version = None
+            if is_uuid(version_id):
+                async with self._db.reader() as session:
+                    version = await apps_repo.version(session, version_id)
+            if version is None or version.app_id != app.id:
+                raise NotFound("Workflow not found.")
+            if version.version == DRAFT_VERSION:
+                raise BadRequest("Only published versions can be run through the API.")
+            return version, self._graph(app, version)
         async with self._db.reader() as session:
             version = await apps_repo.version(session, app.published_version_id) if app.published_version_id else None
         if version is None:
@@ -106,10 +116,12 @@ class WorkflowRuns:
     async def end_user(self, app: App, user: str) -> EndUser:
         return await self._end_users.get_or_create(app.workspace_id, app.id, user)
 
-    async def prepare(self, app: App, *, user: str, inputs: Mapping[str, Any]) -> PreparedRun:
+    async def prepare(
+        self, app: App, *, user: str, inputs: Mapping[str, Any], version_id: str | None = None
+    ) -> PreparedRun:
         if app.mode != "workflow":
             raise BadRequest("Please check if your app mode matches the right API route.", code="not_workflow_app")
-        version, graph = await self.published(app)
+        version, graph = await self.published(app, version_id)
         checked = self.check_inputs(graph, inputs)
         return PreparedRun(app, version, graph, checked, await self.end_user(app, user))
 

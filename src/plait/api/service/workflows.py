@@ -14,7 +14,9 @@ from pydantic import BaseModel, Field
 from plait.api import sse
 from plait.api.deps import PlaitDep
 from plait.api.service.auth import KeyApp
+from plait.app.bootstrap import Plait
 from plait.events import WorkflowFinished
+from plait.storage.db.tables import App
 
 router = APIRouter(tags=["service: workflows"])
 
@@ -28,8 +30,20 @@ class RunBody(BaseModel):
 
 @router.post("/workflows/run", response_model=None)
 async def run_workflow(body: RunBody, app: KeyApp, plait: PlaitDep) -> dict[str, Any] | StreamingResponse:
+    return await _run(body, app, plait, None)
+
+
+@router.post("/workflows/{workflow_id}/run", response_model=None)
+async def run_workflow_version(
+    workflow_id: str, body: RunBody, app: KeyApp, plait: PlaitDep
+) -> dict[str, Any] | StreamingResponse:
+    """Run one published version of the app (``workflow_id`` as the version list shows it)."""
+    return await _run(body, app, plait, workflow_id)
+
+
+async def _run(body: RunBody, app: App, plait: Plait, version_id: str | None) -> dict[str, Any] | StreamingResponse:
     runs = plait.workflow_runs
-    prepared = await runs.prepare(app, user=body.user, inputs=body.inputs)
+    prepared = await runs.prepare(app, user=body.user, inputs=body.inputs, version_id=version_id)
     slot = plait.active_requests.acquire(app)
     events = slot.around(runs.execute(prepared))
     created_at = int(time.time())
