@@ -144,12 +144,20 @@ def chat_event(
     conversation_id: str,
     created_at: int,
     message_end: Callable[[], dict[str, Any]],
+    mode: str = "advanced-chat",
 ) -> list[dict[str, Any]]:
-    """Dify's payloads for ``event`` in a chatflow's stream: Answer text as ``message``
-    events, the workflow's events with the chat envelope, and ``message_end`` last."""
-    chat = {"conversation_id": conversation_id, "message_id": message_id, "created_at": created_at}
+    """Dify's payloads for ``event`` in a chat-family stream: Answer text as ``message``
+    events, ``message_end`` last, and (chatflows only) the workflow's events with the chat
+    envelope. Completion apps have no conversation in their envelope."""
+    chat: dict[str, Any] = {"conversation_id": conversation_id, "message_id": message_id, "created_at": created_at}
+    if mode == "completion":
+        del chat["conversation_id"]
     if isinstance(event, TextChunk):
         return [{"event": "message", "task_id": task_id, "id": message_id, "answer": event.text, **chat}]
+    if mode != "advanced-chat":
+        if isinstance(event, WorkflowFinished):
+            return [{"event": "message_end", "task_id": task_id, "id": message_id, **chat, **message_end()}]
+        return []
     payload = workflow_event(event, task_id=task_id, run_id=run_id, workflow_id=workflow_id, created_at=created_at)
     if payload is None:
         return []

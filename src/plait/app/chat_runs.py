@@ -82,14 +82,25 @@ class ChatRuns:
         self._limits = limits
 
     async def prepare(
-        self, app: App, *, user: str, query: str, inputs: Mapping[str, Any], conversation_id: str | None
+        self,
+        app: App,
+        *,
+        user: str,
+        query: str,
+        inputs: Mapping[str, Any],
+        conversation_id: str | None,
+        completion: bool = False,
     ) -> PreparedTurn:
-        if app.mode not in ("advanced-chat", "chat", "agent-chat"):
+        if completion:
+            if app.mode != "completion":
+                # Dify's code for this mismatch, kept for its clients.
+                raise BadRequest("Please check if your app mode matches the right API route.", code="app_unavailable")
+            conversation_id = None
+        elif app.mode not in ("advanced-chat", "chat", "agent-chat"):
             raise BadRequest("Please check if your app mode matches the right API route.", code="not_chat_app")
-        if app.mode != "advanced-chat":
+        elif app.mode == "agent-chat":
             raise BadRequest(
-                f"{app.mode} apps need a configured model provider, which Plait does not offer yet.",
-                code="app_unavailable",
+                "Agent apps need tool-calling model providers, which Plait does not offer yet.", code="app_unavailable"
             )
         if conversation_id and not is_uuid(conversation_id):
             raise InvalidInput("conversation_id must be a valid UUID", params="conversation_id")

@@ -21,6 +21,7 @@ from plait.engine.compile import CompiledGraph
 from plait.engine.nodes.start import StartNode, validate_inputs
 from plait.engine.runtime import RunLimits, WorkflowRun
 from plait.engine.services import Services
+from plait.engine.simple_app import workflow_from_model_config
 from plait.engine.workflow import compile_workflow
 from plait.errors import BadRequest, Forbidden, NotFound
 from plait.events import RunEvent
@@ -31,6 +32,7 @@ from plait.storage.db.tables import DRAFT_VERSION, App, AppVersion, EndUser
 from plait.storage.db.tables import WorkflowRun as WorkflowRunRow
 
 COMPILED_CACHE_SIZE = 256
+SIMPLE_MODES = ("chat", "completion")
 
 
 @dataclass
@@ -78,9 +80,15 @@ class WorkflowRuns:
     def _graph(self, app: App, version: AppVersion) -> CompiledGraph:
         graph = self._compiled.get(version.id)
         if graph is None:
-            if version.workflow is None:
+            if version.workflow is not None:
+                graph = compile_workflow(version.workflow, mode=app.mode)
+            elif version.model_config_ is not None and app.mode in SIMPLE_MODES:
+                # Prompt-based apps run as a start -> llm -> answer graph; answers stream as in chat.
+                graph = compile_workflow(
+                    workflow_from_model_config(app.mode, version.model_config_), mode="advanced-chat"
+                )
+            else:
                 raise BadRequest("App unavailable, please check your app configurations.", code="app_unavailable")
-            graph = compile_workflow(version.workflow, mode=app.mode)
             self._compiled[version.id] = graph
             if len(self._compiled) > COMPILED_CACHE_SIZE:
                 self._compiled.popitem(last=False)

@@ -51,6 +51,7 @@ async def chat_messages(body: ChatBody, app: KeyApp, plait: PlaitDep) -> dict[st
                 conversation_id=turn.conversation_id,
                 created_at=turn.created_at,
                 message_end=lambda: _metadata(turn),
+                mode=app.mode,
             )
 
         frames = sse.stream(events, encode)
@@ -78,5 +79,57 @@ class StopBody(BaseModel):
 @router.post("/chat-messages/{task_id}/stop")
 async def stop_chat(task_id: str, body: StopBody, app: KeyApp, plait: PlaitDep) -> dict[str, str]:
     # Only the user who started the turn can stop it; anyone else is silently ignored, as in Dify.
+    plait.workflow_runs.tasks.stop(task_id, app_id=app.id, user=body.user)
+    return {"result": "success"}
+
+
+class CompletionBody(BaseModel):
+    inputs: dict[str, Any]
+    user: str = Field(min_length=1, max_length=255)
+    query: str = Field(default="", max_length=100_000)
+    response_mode: Literal["blocking", "streaming"] | None = None
+    files: list[dict[str, Any]] | None = None
+
+
+@router.post("/completion-messages", response_model=None)
+async def completion_messages(body: CompletionBody, app: KeyApp, plait: PlaitDep) -> dict[str, Any] | StreamingResponse:
+    chats = plait.chat_runs
+    turn = await chats.prepare(
+        app, user=body.user, query=body.query, inputs=body.inputs, conversation_id=None, completion=True
+    )
+    slot = plait.active_requests.acquire(app)
+    events = slot.around(chats.execute(turn))
+    if body.response_mode == "streaming":
+
+        def encode(event: RunEvent) -> list[dict[str, Any]]:
+            return sse.chat_event(
+                event,
+                task_id=turn.task_id,
+                run_id=turn.run_id,
+                workflow_id=turn.version.id,
+                message_id=turn.message_id,
+                conversation_id=turn.conversation_id,
+                created_at=turn.created_at,
+                message_end=lambda: _metadata(turn),
+                mode="completion",
+            )
+
+        return StreamingResponse(sse.stream(events, encode), media_type="text/event-stream", headers=sse.HEADERS)
+    async for _event in events:
+        pass
+    return {
+        "event": "message",
+        "task_id": turn.task_id,
+        "id": turn.message_id,
+        "message_id": turn.message_id,
+        "mode": "completion",
+        "answer": turn.answer,
+        "metadata": {"usage": turn.usage, "retriever_resources": []},
+        "created_at": turn.created_at,
+    }
+
+
+@router.post("/completion-messages/{task_id}/stop")
+async def stop_completion(task_id: str, body: StopBody, app: KeyApp, plait: PlaitDep) -> dict[str, str]:
     plait.workflow_runs.tasks.stop(task_id, app_id=app.id, user=body.user)
     return {"result": "success"}

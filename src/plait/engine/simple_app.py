@@ -1,0 +1,70 @@
+"""Chat and completion apps (Dify's ``model_config``) as workflows.
+
+A prompt-based app is a start node with the app's input form, one LLM call and an answer.
+Building that graph lets these apps run on the same engine as workflows (streaming,
+recording, limits) instead of a second code path. Dify writes form variables in prompts as
+``{{name}}``; in the graph they become ``{{#start.name#}}``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+START, LLM, ANSWER = "start", "llm", "answer"
+_FORM_VARIABLE = re.compile(r"\{\{(?!#)\s*([a-zA-Z_][a-zA-Z0-9_]{0,29})\s*\}\}")
+_SPECIAL = {"#query#": "{{#sys.query#}}", "#histories#": "", "#context#": "{{#context#}}"}
+
+
+def _references(text: str) -> str:
+    for special, replacement in _SPECIAL.items():
+        text = text.replace("{{" + special + "}}", replacement)
+    return _FORM_VARIABLE.sub(lambda match: "{{#start." + match.group(1) + "#}}", text)
+
+
+def _start_variables(form: Any) -> list[dict[str, Any]]:
+    variables = []
+    for item in form or []:
+        if not isinstance(item, Mapping) or len(item) != 1:
+            continue
+        kind, fields = next(iter(item.items()))
+        if isinstance(fields, Mapping) and fields.get("variable"):
+            variables.append({**fields, "type": kind})
+    return variables
+
+
+def _prompt(mode: str, config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    if config.get("prompt_type") == "advanced":
+        if mode == "completion":
+            text = ((config.get("completion_prompt_config") or {}).get("prompt") or {}).get("text", "")
+            return [{"role": "user", "text": _references(str(text))}]
+        messages = ((config.get("chat_prompt_config") or {}).get("prompt")) or []
+        return [{"role": m.get("role", "user"), "text": _references(str(m.get("text", "")))} for m in messages]
+    pre_prompt = _references(str(config.get("pre_prompt") or ""))
+    if mode == "completion":
+        return [{"role": "user", "text": pre_prompt or "{{#sys.query#}}"}]
+    prompt = [{"role": "system", "text": pre_prompt}] if pre_prompt else []
+    return [*prompt, {"role": "user", "text": "{{#sys.query#}}"}]
+
+
+def workflow_from_model_config(mode: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The DSL ``workflow`` section equivalent to a chat or completion app's configuration."""
+    model = dict(config.get("model") or {})
+    model.setdefault("mode", "chat")
+    model["completion_params"] = dict(model.get("completion_params") or {})
+    nodes = [
+        {
+            "id": START,
+            "data": {"type": "start", "title": "Start", "variables": _start_variables(config.get("user_input_form"))},
+        },
+        {"id": LLM, "data": {"type": "llm", "title": "LLM", "model": model, "prompt_template": _prompt(mode, config)}},
+        {"id": ANSWER, "data": {"type": "answer", "title": "Answer", "answer": "{{#llm.text#}}"}},
+    ]
+    edges = [{"source": START, "target": LLM}, {"source": LLM, "target": ANSWER}]
+    return {
+        "graph": {"nodes": nodes, "edges": edges},
+        "features": dict(config),
+        "environment_variables": [],
+        "conversation_variables": [],
+    }
