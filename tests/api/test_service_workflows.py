@@ -276,3 +276,18 @@ async def test_a_specific_published_version_runs(client: httpx.AsyncClient, gree
     assert_envelope(
         await client.post(f"/v1/workflows/{new_id()}/run", headers=greeter.auth, json=body), 404, "not_found"
     )
+
+
+async def test_reconnecting_to_a_finished_run(client: httpx.AsyncClient, greeter: Published) -> None:
+    run = (
+        await client.post("/v1/workflows/run", headers=greeter.auth, json={"inputs": {"name": "Ada"}, "user": "u1"})
+    ).json()
+    url = f"/v1/workflow/{run['workflow_run_id']}/events"
+    response = await client.get(url, headers=greeter.auth, params={"user": "u1"})
+    assert response.status_code == 200
+    frames = [frame for frame in response.text.split("\n\n") if frame]
+    assert len(frames) == 1
+    event = json.loads(frames[0][len("data: ") :])
+    assert event["event"] == "workflow_finished"
+    assert event["data"]["outputs"] == {"greeting": "Hello, Ada!"}
+    assert_envelope(await client.get(url, headers=greeter.auth, params={"user": "someone-else"}), 404, "not_found")

@@ -168,6 +168,15 @@ class WorkflowRuns:
         if collector.record is not None:
             prepared.stored = self._recorder.record(collector.record)
 
+    async def started_by(self, app: App, run_id: str, user: str) -> WorkflowRunRow:
+        """A run of ``app``, if the end user ``user`` started it (else it reads as missing)."""
+        row = await self.detail(app, run_id)
+        async with self._db.reader() as session:
+            starter = await session.get(EndUser, row.created_by_end_user_id) if row.created_by_end_user_id else None
+        if starter is None or starter.session_id != user:
+            raise NotFound("Workflow run not found.")
+        return row
+
     async def detail(self, app: App, run_id: str) -> WorkflowRunRow:
         if not is_uuid(run_id):
             raise NotFound("Workflow run not found.")

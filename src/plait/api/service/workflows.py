@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Literal
 
@@ -160,3 +161,33 @@ async def workflow_logs(
         "has_more": result.has_more,
         "data": data,
     }
+
+
+@router.get("/workflow/{workflow_run_id}/events", response_model=None)
+async def run_events(workflow_run_id: str, app: KeyApp, plait: PlaitDep, user: str) -> StreamingResponse:
+    """Reconnect to a run. A finished run (all a later request can find, since runs are
+    recorded when they end) replays its ``workflow_finished`` event and the stream closes."""
+    row = await plait.workflow_runs.started_by(app, workflow_run_id, user)
+    created_at = int(row.created_at.timestamp())
+    finished = WorkflowFinished(
+        row.id,
+        row.status,  # type: ignore[arg-type]
+        row.outputs or {},
+        row.error,
+        row.total_steps,
+        row.exceptions_count,
+        row.elapsed_time,
+        row.total_tokens,
+    )
+    data = sse.finished_data(
+        finished,
+        row.app_version_id or "",
+        created_at,
+        int(row.finished_at.timestamp()) if row.finished_at else created_at,
+    )
+    payload = {"event": "workflow_finished", "task_id": row.id, "workflow_run_id": row.id, "data": data}
+
+    async def frames() -> AsyncIterator[bytes]:
+        yield sse.frame(payload)
+
+    return StreamingResponse(frames(), media_type="text/event-stream", headers=sse.HEADERS)
