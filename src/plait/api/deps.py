@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from plait.app.accounts import ConsoleIdentity
 from plait.app.bootstrap import Plait
-from plait.errors import Unauthorized
+from plait.errors import Forbidden, Unauthorized
 
 
 def get_plait(request: Request) -> Plait:
@@ -44,3 +44,16 @@ async def console_identity(request: Request, plait: PlaitDep) -> ConsoleIdentity
 ConsoleUser = Annotated[ConsoleIdentity, Depends(console_identity)]
 RequestId = Annotated[str | None, Depends(request_id)]
 ClientIp = Annotated[str | None, Depends(client_ip)]
+
+
+EDITOR_ROLES = ("owner", "admin", "editor")
+
+
+async def console_editor(user: ConsoleUser) -> ConsoleIdentity:
+    """A console user allowed to change apps (owner, admin, editor)."""
+    if user.role not in EDITOR_ROLES:
+        raise Forbidden("Your role in this workspace cannot change apps.")
+    return user
+
+
+ConsoleEditor = Annotated[ConsoleIdentity, Depends(console_editor)]

@@ -14,7 +14,7 @@ from typing import Any
 from plait.app.audit import Actor, record
 from plait.engine.dsl import APP_MODES, WORKFLOW_MODES, AppDocument, dump_app_document, parse_app_document
 from plait.engine.workflow import compile_workflow
-from plait.errors import InvalidInput, NotFound
+from plait.errors import BadRequest, InvalidInput, NotFound
 from plait.storage.db import Database
 from plait.storage.db.repos import apps as repo
 from plait.storage.db.tables import DRAFT_VERSION, App, AppVersion
@@ -82,6 +82,54 @@ class Apps:
     async def in_workspace(self, workspace_id: str) -> list[App]:
         async with self._db.reader() as session:
             return await repo.list_apps(session, workspace_id)
+
+    async def page(self, workspace_id: str, *, page: int, limit: int, name: str | None = None) -> tuple[list[App], int]:
+        if page < 1 or not 1 <= limit <= 100:
+            raise InvalidInput("page must be at least 1 and limit between 1 and 100", params="limit")
+        async with self._db.reader() as session:
+            return await repo.page_of_apps(session, workspace_id, page=page, limit=limit, name=name)
+
+    async def versions(self, workspace_id: str, app_id: str) -> list[AppVersion]:
+        async with self._db.reader() as session:
+            app = await repo.app_in_workspace(session, workspace_id, app_id)
+            if app is None:
+                raise NotFound("App not found.")
+            return await repo.versions(session, app.id)
+
+    async def save_draft(self, workspace_id: str, actor: Actor, app_id: str, workflow: dict[str, Any]) -> AppVersion:
+        """Replace a workflow app's draft (unchecked: drafts may be half-built; publishing
+        compiles them)."""
+        async with self._db.transaction() as session:
+            app = await repo.app_in_workspace(session, workspace_id, app_id, for_update=True)
+            if app is None:
+                raise NotFound("App not found.")
+            if app.mode not in WORKFLOW_MODES:
+                raise BadRequest("Only workflow and chatflow apps have a workflow draft.", code="not_workflow_app")
+            if not isinstance(workflow.get("graph"), dict):
+                raise InvalidInput("graph must be an object with nodes and edges", params="graph")
+            draft = await repo.draft(session, app.id)
+            if draft is None:
+                raise NotFound("App has no draft.")
+            draft.workflow = workflow
+            app.updated_by = actor.account_id
+            record(session, actor, "app.draft_saved", workspace_id=workspace_id, target_type="app", target_id=app.id)
+        return draft
+
+    async def delete(self, workspace_id: str, actor: Actor, app_id: str) -> None:
+        async with self._db.transaction() as session:
+            app = await repo.app_in_workspace(session, workspace_id, app_id, for_update=True)
+            if app is None:
+                raise NotFound("App not found.")
+            record(
+                session,
+                actor,
+                "app.deleted",
+                workspace_id=workspace_id,
+                target_type="app",
+                target_id=app.id,
+                detail={"name": app.name},
+            )
+            await session.delete(app)
 
     async def get(self, workspace_id: str, app_id: str) -> App:
         async with self._db.reader() as session:

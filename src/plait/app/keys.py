@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from plait.app.audit import Actor, record
-from plait.errors import BadRequest, Unauthorized
+from plait.errors import BadRequest, NotFound, Unauthorized
 from plait.storage.db import Database
 from plait.storage.db.repos import apps as apps_repo
 from plait.storage.db.repos import keys as repo
@@ -96,6 +96,20 @@ class Keys:
                 detail={"kind": kind, "app_id": key.app_id, "hint": key.token_hint},
             )
         return CreatedKey(id=key.id, token=token, hint=key.token_hint)
+
+    async def of_app(self, workspace_id: str, app_id: str) -> list[ApiKey]:
+        async with self._db.reader() as session:
+            return await repo.app_keys(session, workspace_id, app_id)
+
+    async def revoke(self, workspace_id: str, actor: Actor, key_id: str, *, app_id: str | None = None) -> None:
+        async with self._db.transaction() as session:
+            key = await repo.key_in_workspace(session, workspace_id, key_id)
+            if key is None or (app_id is not None and key.app_id != app_id):
+                raise NotFound("API key not found.")
+            record(
+                session, actor, "api_key.revoked", workspace_id=workspace_id, target_type="api_key", target_id=key.id
+            )
+            await session.delete(key)
 
     async def authenticate(self, token: str, *, kind: KeyKind) -> KeyIdentity:
         if not token.startswith(PREFIXES[kind]):

@@ -3,9 +3,10 @@ console session."""
 
 from fastapi import APIRouter
 
-from plait.api.console import account, auth, setup
+from plait.api.console import account, apps, auth, setup
 
 router = APIRouter(prefix="/console/api")
 router.include_router(setup.router)
 router.include_router(auth.router)
 router.include_router(account.router)
+router.include_router(apps.router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from plait.ids import is_uuid
@@ -26,6 +26,34 @@ async def app_in_workspace(
 async def list_apps(session: AsyncSession, workspace_id: str) -> list[App]:
     rows = await session.execute(select(App).where(App.workspace_id == workspace_id).order_by(App.created_at))
     return list(rows.scalars())
+
+
+async def page_of_apps(
+    session: AsyncSession, workspace_id: str, *, page: int, limit: int, name: str | None
+) -> tuple[list[App], int]:
+    conditions = [App.workspace_id == workspace_id]
+    if name:
+        conditions.append(App.name.ilike(f"%{name}%"))
+    total = (await session.execute(select(func.count()).select_from(App).where(*conditions))).scalar_one()
+    rows = await session.execute(
+        select(App)
+        .where(*conditions)
+        .order_by(App.created_at.desc(), App.id.desc())
+        .offset((page - 1) * limit)
+        .limit(limit)
+    )
+    return list(rows.scalars()), int(total)
+
+
+async def versions(session: AsyncSession, app_id: str) -> list[AppVersion]:
+    """Published versions, newest first, then the draft."""
+    rows = await session.execute(
+        select(AppVersion)
+        .where(AppVersion.app_id == app_id)
+        .order_by(AppVersion.created_at.desc(), AppVersion.id.desc())
+    )
+    found = list(rows.scalars())
+    return [v for v in found if v.version != DRAFT_VERSION] + [v for v in found if v.version == DRAFT_VERSION]
 
 
 async def draft(session: AsyncSession, app_id: str) -> AppVersion | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from plait.ids import is_uuid
 from plait.storage.db.tables import ApiKey, Workspace
 
 
@@ -27,3 +28,19 @@ async def lock_workspace(session: AsyncSession, workspace_id: str) -> None:
 
 async def key_by_hash(session: AsyncSession, token_hash: str) -> ApiKey | None:
     return (await session.execute(select(ApiKey).where(ApiKey.token_hash == token_hash))).scalar_one_or_none()
+
+
+async def app_keys(session: AsyncSession, workspace_id: str, app_id: str) -> list[ApiKey]:
+    rows = await session.execute(
+        select(ApiKey)
+        .where(ApiKey.workspace_id == workspace_id, ApiKey.app_id == app_id, ApiKey.kind == "app")
+        .order_by(ApiKey.created_at)
+    )
+    return list(rows.scalars())
+
+
+async def key_in_workspace(session: AsyncSession, workspace_id: str, key_id: str) -> ApiKey | None:
+    if not is_uuid(key_id):
+        return None
+    key = await session.get(ApiKey, key_id)
+    return key if key is not None and key.workspace_id == workspace_id else None
