@@ -149,6 +149,12 @@ class EgressSettings(BaseSettings):
         return tuple(ipaddress.ip_network(part, strict=False) for part in parts)
 
 
+class UploadSettings(BaseSettings):
+    model_config = _CONFIG
+
+    max_mb: int = Field(default=15, ge=1, le=1024, validation_alias="UPLOAD_FILE_SIZE_LIMIT")
+
+
 class AppLimitSettings(BaseSettings):
     """Limits on the apps served through the Service API (Dify's names)."""
 
@@ -188,6 +194,7 @@ class Settings(BaseSettings):
     egress: EgressSettings = Field(default_factory=EgressSettings)
     code: CodeSettings = Field(default_factory=CodeSettings)
     apps: AppLimitSettings = Field(default_factory=AppLimitSettings)
+    uploads: UploadSettings = Field(default_factory=UploadSettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -25,6 +25,7 @@ from plait.app.conversations import Conversations
 from plait.app.end_users import EndUsers
 from plait.app.engine_services import build_services
 from plait.app.feedback import Feedback
+from plait.app.files import Uploads
 from plait.app.keys import Keys
 from plait.app.run_records import RunRecorder
 from plait.app.tasks import RunningTasks
@@ -37,6 +38,7 @@ from plait.errors import ServiceUnavailable
 from plait.providers.fake import FakeChatModel
 from plait.settings import Settings
 from plait.storage.db import Database, migrate
+from plait.storage.files import LocalFileStore
 
 log = structlog.get_logger(__name__)
 
@@ -80,6 +82,7 @@ class Plait:
     conversations: Conversations
     feedback: Feedback
     active_requests: ActiveRequests
+    uploads: Uploads
     workflow_logs: WorkflowLogs
     egress: Egress
     version: str = __version__
@@ -118,7 +121,8 @@ def build(settings: Settings) -> Plait:
     # Until model providers are configured per workspace, every LLM node answers from the
     # deterministic fake model: Plait runs offline with no keys.
     services, egress = build_services(settings.egress, settings.code, FakeChatModel())
-    workflow_runs = WorkflowRuns(db, EndUsers(db), recorder, services, RunLimits(), RunningTasks())
+    end_users = EndUsers(db)
+    workflow_runs = WorkflowRuns(db, end_users, recorder, services, RunLimits(), RunningTasks())
     return Plait(
         settings=settings,
         db=db,
@@ -132,6 +136,12 @@ def build(settings: Settings) -> Plait:
         chat_runs=ChatRuns(db, workflow_runs, recorder, services, RunLimits()),
         conversations=Conversations(db),
         feedback=Feedback(db),
+        uploads=Uploads(
+            db,
+            LocalFileStore(Path(settings.data_dir) / "files"),
+            end_users,
+            max_bytes=settings.uploads.max_mb * 1024 * 1024,
+        ),
         active_requests=ActiveRequests(
             default_limit=settings.apps.default_active_requests, max_limit=settings.apps.max_active_requests
         ),

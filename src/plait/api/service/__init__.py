@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from plait.api.service import app_info, chat, conversations, feedback, workflows
+from plait.api.service import app_info, chat, conversations, feedback, files, workflows
 
 router = APIRouter(prefix="/v1")
 router.include_router(app_info.router)
@@ -10,3 +10,4 @@ router.include_router(workflows.router)
 router.include_router(chat.router)
 router.include_router(conversations.router)
 router.include_router(feedback.router)
+router.include_router(files.router)
