@@ -82,6 +82,8 @@ def test_database_urls_get_plaits_drivers(monkeypatch: pytest.MonkeyPatch, url: 
         ("VECTOR_STORE", "abacus"),
         ("REDIS_URL", "http://localhost:6379"),
         ("PLAIT_SESSION_TTL_SECONDS", "-5"),
+        ("PLAIT_EGRESS_ALLOWED_NETWORKS", "10.0.0.0/8,not-a-network"),
+        ("UPLOAD_FILE_SIZE_LIMIT", "0"),
     ],
 )
 def test_a_malformed_value_names_its_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
@@ -151,3 +153,9 @@ def test_production_serve_refuses_to_start_without_a_secret(tmp_path: Path) -> N
     result = subprocess.run(plait_command("serve"), env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "SECRET_KEY" in result.stderr
+
+
+def test_egress_networks_are_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLAIT_EGRESS_ALLOWED_NETWORKS", " 10.1.2.3/32, fd00::/8 ")
+    networks = load_settings().egress.networks()
+    assert [str(network) for network in networks] == ["10.1.2.3/32", "fd00::/8"]
