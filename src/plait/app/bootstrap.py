@@ -19,6 +19,7 @@ import structlog
 from plait import __version__
 from plait.app.accounts import Accounts
 from plait.app.active_requests import ActiveRequests
+from plait.app.app_access import AppAccess
 from plait.app.apps import Apps
 from plait.app.chat_runs import ChatRuns
 from plait.app.conversations import Conversations
@@ -83,6 +84,7 @@ class Plait:
     feedback: Feedback
     active_requests: ActiveRequests
     uploads: Uploads
+    app_access: AppAccess
     workflow_logs: WorkflowLogs
     egress: Egress
     version: str = __version__
@@ -136,6 +138,7 @@ def build(settings: Settings) -> Plait:
         chat_runs=ChatRuns(db, workflow_runs, recorder, services, RunLimits()),
         conversations=Conversations(db),
         feedback=Feedback(db),
+        app_access=AppAccess(db),
         uploads=Uploads(
             db,
             LocalFileStore(Path(settings.data_dir) / "files"),

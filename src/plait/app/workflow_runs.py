@@ -23,7 +23,7 @@ from plait.engine.runtime import RunLimits, WorkflowRun
 from plait.engine.services import Services
 from plait.engine.simple_app import workflow_from_model_config
 from plait.engine.workflow import compile_workflow
-from plait.errors import BadRequest, Forbidden, NotFound
+from plait.errors import BadRequest, NotFound
 from plait.events import RunEvent
 from plait.ids import is_uuid, new_id
 from plait.storage.db import Database
@@ -64,18 +64,6 @@ class WorkflowRuns:
         self._services = services
         self._limits = limits
         self._compiled: OrderedDict[str, CompiledGraph] = OrderedDict()
-
-    async def app_for_key(self, workspace_id: str, app_id: str) -> App:
-        """The app an app key opens, if it may be served (Dify's gating, in its words)."""
-        async with self._db.reader() as session:
-            app = await apps_repo.app_in_workspace(session, workspace_id, app_id)
-        if app is None:
-            raise Forbidden("The app no longer exists.")
-        if app.status != "normal":
-            raise Forbidden("The app's status is abnormal.")
-        if not app.enable_api:
-            raise Forbidden("The app's API service has been disabled.")
-        return app
 
     def _graph(self, app: App, version: AppVersion) -> CompiledGraph:
         graph = self._compiled.get(version.id)
