@@ -11,7 +11,9 @@ from plait.app.bootstrap import Plait
 from plait.errors import Forbidden, Unauthorized
 
 
-def get_plait(request: Request) -> Plait:
+# Dependencies are coroutines on purpose: FastAPI runs plain functions on a thread pool,
+# which costs a thread hop per dependency per request.
+async def get_plait(request: Request) -> Plait:
     plait: Plait = request.app.state.plait
     return plait
 
@@ -19,12 +21,12 @@ def get_plait(request: Request) -> Plait:
 PlaitDep = Annotated[Plait, Depends(get_plait)]
 
 
-def request_id(request: Request) -> str | None:
+async def request_id(request: Request) -> str | None:
     value = request.scope.get("state", {}).get("request_id")
     return str(value) if value else None
 
 
-def client_ip(request: Request) -> str | None:
+async def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
