@@ -11,8 +11,10 @@ from pydantic import BaseModel, Field
 from plait.api import sse
 from plait.api.deps import PlaitDep
 from plait.api.service.auth import KeyApp
+from plait.app.bootstrap import Plait
 from plait.app.chat_runs import PreparedTurn
 from plait.events import RunEvent
+from plait.storage.db.tables import App
 
 router = APIRouter(tags=["service: chat"])
 
@@ -31,15 +33,14 @@ def _metadata(turn: PreparedTurn) -> dict[str, Any]:
     return {"metadata": {"usage": turn.usage, "retriever_resources": []}, "files": None}
 
 
-@router.post("/chat-messages", response_model=None)
-async def chat_messages(body: ChatBody, app: KeyApp, plait: PlaitDep) -> dict[str, Any] | StreamingResponse:
-    chats = plait.chat_runs
-    turn = await chats.prepare(
-        app, user=body.user, query=body.query, inputs=body.inputs, conversation_id=body.conversation_id or None
-    )
+async def respond(
+    turn: PreparedTurn, app: App, plait: Plait, *, streaming: bool, mode: str
+) -> dict[str, Any] | StreamingResponse:
+    """Run a chat-family turn under the app's concurrency gate and answer as Dify does: a
+    stream of events, or one ``message`` reply (completion replies have no conversation)."""
     slot = plait.active_requests.acquire(app)
-    events = slot.around(chats.execute(turn))
-    if body.response_mode == "streaming":
+    events = slot.around(plait.chat_runs.execute(turn))
+    if streaming:
 
         def encode(event: RunEvent) -> list[dict[str, Any]]:
             return sse.chat_event(
@@ -51,25 +52,34 @@ async def chat_messages(body: ChatBody, app: KeyApp, plait: PlaitDep) -> dict[st
                 conversation_id=turn.conversation_id,
                 created_at=turn.created_at,
                 message_end=lambda: _metadata(turn),
-                mode=app.mode,
+                mode=mode,
             )
 
-        frames = sse.stream(events, encode)
-        return StreamingResponse(frames, media_type="text/event-stream", headers=sse.HEADERS)
-
+        return StreamingResponse(sse.stream(events, encode), media_type="text/event-stream", headers=sse.HEADERS)
     async for _event in events:
         pass
-    return {
+    reply: dict[str, Any] = {
         "event": "message",
         "task_id": turn.task_id,
         "id": turn.message_id,
         "message_id": turn.message_id,
         "conversation_id": turn.conversation_id,
-        "mode": app.mode,
+        "mode": mode,
         "answer": turn.answer,
         "metadata": {"usage": turn.usage, "retriever_resources": []},
         "created_at": turn.created_at,
     }
+    if mode == "completion":
+        del reply["conversation_id"]
+    return reply
+
+
+@router.post("/chat-messages", response_model=None)
+async def chat_messages(body: ChatBody, app: KeyApp, plait: PlaitDep) -> dict[str, Any] | StreamingResponse:
+    turn = await plait.chat_runs.prepare(
+        app, user=body.user, query=body.query, inputs=body.inputs, conversation_id=body.conversation_id or None
+    )
+    return await respond(turn, app, plait, streaming=body.response_mode == "streaming", mode=app.mode)
 
 
 class StopBody(BaseModel):
@@ -93,40 +103,10 @@ class CompletionBody(BaseModel):
 
 @router.post("/completion-messages", response_model=None)
 async def completion_messages(body: CompletionBody, app: KeyApp, plait: PlaitDep) -> dict[str, Any] | StreamingResponse:
-    chats = plait.chat_runs
-    turn = await chats.prepare(
+    turn = await plait.chat_runs.prepare(
         app, user=body.user, query=body.query, inputs=body.inputs, conversation_id=None, completion=True
     )
-    slot = plait.active_requests.acquire(app)
-    events = slot.around(chats.execute(turn))
-    if body.response_mode == "streaming":
-
-        def encode(event: RunEvent) -> list[dict[str, Any]]:
-            return sse.chat_event(
-                event,
-                task_id=turn.task_id,
-                run_id=turn.run_id,
-                workflow_id=turn.version.id,
-                message_id=turn.message_id,
-                conversation_id=turn.conversation_id,
-                created_at=turn.created_at,
-                message_end=lambda: _metadata(turn),
-                mode="completion",
-            )
-
-        return StreamingResponse(sse.stream(events, encode), media_type="text/event-stream", headers=sse.HEADERS)
-    async for _event in events:
-        pass
-    return {
-        "event": "message",
-        "task_id": turn.task_id,
-        "id": turn.message_id,
-        "message_id": turn.message_id,
-        "mode": "completion",
-        "answer": turn.answer,
-        "metadata": {"usage": turn.usage, "retriever_resources": []},
-        "created_at": turn.created_at,
-    }
+    return await respond(turn, app, plait, streaming=body.response_mode == "streaming", mode="completion")
 
 
 @router.post("/completion-messages/{task_id}/stop")
