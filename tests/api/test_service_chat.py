@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from sqlalchemy import select
 
 from plait.app.audit import CLI
@@ -163,7 +162,3 @@ async def test_query_and_user_are_required(client: httpx.AsyncClient, counter: P
 
 async def test_opening_statement_in_parameters(client: httpx.AsyncClient, counter: Published) -> None:
     assert (await client.get("/v1/parameters", headers=counter.auth)).json()["opening_statement"] == "Hi!"
-
-
-def test_the_chatflow_fixture_is_valid_yaml() -> None:
-    assert yaml.safe_load(yaml.safe_dump(CHATFLOW)) == CHATFLOW

@@ -26,7 +26,7 @@ PREFIXES = {"app": "app-", "dataset": "ds-"}
 KeyKind = Literal["app", "dataset"]
 
 
-def _hash(token: str) -> str:
+def hash_key(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -66,7 +66,7 @@ class Keys:
             workspace_id=workspace_id,
             app_id=app_id if kind == "app" else None,
             kind=kind,
-            token_hash=_hash(token),
+            token_hash=hash_key(token),
             token_hint=_hint(token),
             created_by=actor.account_id,
         )
@@ -115,7 +115,7 @@ class Keys:
         if not token.startswith(PREFIXES[kind]):
             raise Unauthorized("Access token is invalid")
         async with self._db.reader() as session:
-            key = await repo.key_by_hash(session, _hash(token))
+            key = await repo.key_by_hash(session, hash_key(token))
         if key is None or key.kind != kind:
             raise Unauthorized("Access token is invalid")
         return KeyIdentity(key_id=key.id, kind=kind, workspace_id=key.workspace_id, app_id=key.app_id)

@@ -56,7 +56,7 @@ def chat_models(model: str | None, mock_llm: Mapping[str, Any] | None) -> ChatMo
 
 
 def event_json(event: RunEvent) -> dict[str, Any]:
-    return {key: value for key, value in dataclasses.asdict(event).items()}
+    return dataclasses.asdict(event)
 
 
 async def run(

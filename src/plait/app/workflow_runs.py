@@ -31,7 +31,7 @@ from plait.storage.db.repos import apps as apps_repo
 from plait.storage.db.tables import DRAFT_VERSION, App, AppVersion, EndUser
 from plait.storage.db.tables import WorkflowRun as WorkflowRunRow
 
-COMPILED_CACHE_SIZE = 256
+PUBLISHED_CACHE_SIZE = 256
 SIMPLE_MODES = ("chat", "completion")
 
 
@@ -63,44 +63,47 @@ class WorkflowRuns:
         self._recorder = recorder
         self._services = services
         self._limits = limits
-        self._compiled: OrderedDict[str, CompiledGraph] = OrderedDict()
+        self._published: OrderedDict[str, tuple[AppVersion, CompiledGraph]] = OrderedDict()
 
-    def _graph(self, app: App, version: AppVersion) -> CompiledGraph:
-        graph = self._compiled.get(version.id)
-        if graph is None:
-            if version.workflow is not None:
-                graph = compile_workflow(version.workflow, mode=app.mode)
-            elif version.model_config_ is not None and app.mode in SIMPLE_MODES:
-                # Prompt-based apps run as a start -> llm -> answer graph; answers stream as in chat.
-                graph = compile_workflow(
-                    workflow_from_model_config(app.mode, version.model_config_), mode="advanced-chat"
-                )
-            else:
-                raise BadRequest("App unavailable, please check your app configurations.", code="app_unavailable")
-            self._compiled[version.id] = graph
-            if len(self._compiled) > COMPILED_CACHE_SIZE:
-                self._compiled.popitem(last=False)
-        else:
-            self._compiled.move_to_end(version.id)
-        return graph
+    @staticmethod
+    def _compile(app: App, version: AppVersion) -> CompiledGraph:
+        if version.workflow is not None:
+            return compile_workflow(version.workflow, mode=app.mode)
+        if version.model_config_ is not None and app.mode in SIMPLE_MODES:
+            # Prompt-based apps run as a start -> llm -> answer graph; answers stream as in chat.
+            return compile_workflow(workflow_from_model_config(app.mode, version.model_config_), mode="advanced-chat")
+        raise BadRequest("App unavailable, please check your app configurations.", code="app_unavailable")
+
+    async def _published_version(self, app: App, version_id: str) -> tuple[AppVersion, CompiledGraph] | None:
+        """A published version of ``app`` with its compiled graph. Published versions never
+        change (publishing makes new ones), so they are kept once read: a request pays for
+        reading and compiling once per publish."""
+        cached = self._published.get(version_id)
+        if cached is not None:
+            self._published.move_to_end(version_id)
+            return cached if cached[0].app_id == app.id else None
+        version = None
+        if is_uuid(version_id):
+            async with self._db.reader() as session:
+                version = await apps_repo.version(session, version_id)
+        if version is None or version.app_id != app.id:
+            return None
+        if version.version == DRAFT_VERSION:
+            raise BadRequest("Only published versions can be run through the API.")
+        entry = (version, self._compile(app, version))
+        self._published[version_id] = entry
+        if len(self._published) > PUBLISHED_CACHE_SIZE:
+            self._published.popitem(last=False)
+        return entry
 
     async def published(self, app: App, version_id: str | None = None) -> tuple[AppVersion, CompiledGraph]:
         """The version the Service API serves (or the published version asked for), compiled."""
-        if version_id is not None:
-            version = None
-            if is_uuid(version_id):
-                async with self._db.reader() as session:
-                    version = await apps_repo.version(session, version_id)
-            if version is None or version.app_id != app.id:
+        entry = await self._published_version(app, version_id or app.published_version_id or "")
+        if entry is None:
+            if version_id is not None:
                 raise NotFound("Workflow not found.")
-            if version.version == DRAFT_VERSION:
-                raise BadRequest("Only published versions can be run through the API.")
-            return version, self._graph(app, version)
-        async with self._db.reader() as session:
-            version = await apps_repo.version(session, app.published_version_id) if app.published_version_id else None
-        if version is None:
             raise BadRequest("App unavailable, please check your app configurations.", code="app_unavailable")
-        return version, self._graph(app, version)
+        return entry
 
     @staticmethod
     def check_inputs(graph: CompiledGraph, inputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,9 +11,7 @@ from plait.storage.db.tables import App
 
 
 async def app_from_key(request: Request, plait: PlaitDep) -> App:
-    identity = await plait.keys.authenticate(bearer_token(request), kind="app")
-    assert identity.app_id is not None  # app keys always name their app
-    return await plait.app_access.for_key(identity.workspace_id, identity.app_id)
+    return await plait.app_access.for_token(bearer_token(request))
 
 
 KeyApp = Annotated[App, Depends(app_from_key)]

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from plait.ids import is_uuid
-from plait.storage.db.tables import ApiKey, Workspace
+from plait.storage.db.tables import ApiKey, App, Workspace
 
 
 async def count_app_keys(session: AsyncSession, app_id: str) -> int:
@@ -24,6 +24,17 @@ async def count_dataset_keys(session: AsyncSession, workspace_id: str) -> int:
 async def lock_workspace(session: AsyncSession, workspace_id: str) -> None:
     """Serialise key creation in a workspace (PostgreSQL; SQLite writers are serial)."""
     await session.execute(select(Workspace.id).where(Workspace.id == workspace_id).with_for_update())
+
+
+async def app_key_with_app(session: AsyncSession, token_hash: str) -> tuple[ApiKey, App] | None:
+    """An app key and its app, in one query (every Service API request starts here)."""
+    statement = (
+        select(ApiKey, App)
+        .join(App, App.id == ApiKey.app_id)
+        .where(ApiKey.token_hash == token_hash, ApiKey.kind == "app", App.workspace_id == ApiKey.workspace_id)
+    )
+    row = (await session.execute(statement)).first()
+    return (row[0], row[1]) if row else None
 
 
 async def key_by_hash(session: AsyncSession, token_hash: str) -> ApiKey | None:
