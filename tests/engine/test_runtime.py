@@ -17,7 +17,8 @@ from plait.engine.templates import TemplateRenderError, render_jinja
 from plait.engine.workflow import compile_workflow
 from plait.errors import InvalidInput
 from plait.events import NodeFinished, NodeRetry, NodeStarted, RunEvent, WorkflowFinished
-from plait.providers.base import ChatChunk, ChatRequest, ModelError
+from plait.providers.base import ChatChunk, ChatRequest
+from plait.providers.errors import ModelError
 from plait.providers.fake import ScriptedChatModel
 
 

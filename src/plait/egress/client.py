@@ -84,6 +84,24 @@ class Egress:
         """
         return GuardedTransport(self.policy, resolver=self._resolver, ssl_context=self._ssl_context)
 
+    def sdk_client(self, *, timeout: float | None = None) -> httpx.AsyncClient:
+        """A new guarded ``httpx.AsyncClient`` for a vendor SDK (``openai``, ``anthropic``,
+        ``mcp``): the address guard and size cap of :meth:`transport`, no proxies or cookies
+        from anywhere, redirects not followed. ``timeout`` bounds each read (a streamed
+        model reply may run longer than the policy's total deadline, one chunk at a time).
+        The caller owns the client and closes it."""
+        read = self.policy.read_timeout if timeout is None else timeout
+        return httpx.AsyncClient(
+            transport=self.transport(),
+            trust_env=False,
+            timeout=httpx.Timeout(
+                connect=self.policy.connect_timeout, read=read, write=self.policy.write_timeout, pool=read
+            ),
+            follow_redirects=False,
+            headers={"User-Agent": self.policy.user_agent},
+            cookies=_no_cookies(),
+        )
+
     async def request(
         self,
         method: str,

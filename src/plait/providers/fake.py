@@ -9,15 +9,21 @@ script, in the forms Plait's ``--mock-llm`` files and the conformance cases use:
 * ``{"chunks": [...], "chunk_delay_s": s}``: exactly these chunks, the last one final;
 * ``{"outputs": {...}}``: the node's outputs (``text`` streamed as above, the rest attached);
 * ``{"error": "message"}``: the call fails with that message.
+
+``FakeEmbeddingModel`` turns text into deterministic vectors from its words.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+import hashlib
+import math
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from plait.providers.base import ChatChunk, ChatRequest, ModelError, Usage
+from plait.providers.base import ChatChunk, ChatRequest, Embeddings, ModelCapabilities, Usage
+from plait.providers.errors import ModelError
 
 SCRIPTED_USAGE = Usage(prompt_tokens=10, completion_tokens=5)
 
@@ -31,11 +37,12 @@ class FakeChatModel:
     """Replies ``"Plait fake reply: <last user message>"`` (a sentence, streamed by words)."""
 
     name = "fake"
+    capabilities = ModelCapabilities()
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+        last_user = next((m.text for m in reversed(request.messages) if m.role == "user"), "")
         text = f"Plait fake reply: {last_user}".strip()
-        prompt_tokens = sum(len(message.content.split()) for message in request.messages)
+        prompt_tokens = sum(len(message.text.split()) for message in request.messages)
         chunks = word_chunks(text)
         for index, chunk in enumerate(chunks):
             final = index == len(chunks) - 1
@@ -45,6 +52,7 @@ class FakeChatModel:
 
 class ScriptedChatModel:
     name = "scripted"
+    capabilities = ModelCapabilities()
 
     def __init__(self, script: Mapping[str, Any], fallback: FakeChatModel | None = None) -> None:
         self._script = dict(script)
@@ -84,3 +92,42 @@ class ScriptedChatModel:
                 finish_reason="stop" if final else None,
                 extra_outputs=extra if final else {},
             )
+
+
+class FakeEmbeddingModel:
+    """Deterministic embeddings for tests: hashed words (and character pairs of CJK text)
+    in ``dimensions`` buckets, L2-normalised. Texts that share words are close; nothing is
+    learned, so this is for exercising code paths, not for judging retrieval quality."""
+
+    name = "fake-embedding"
+    max_input_tokens = 8192
+
+    def __init__(self, dimensions: int = 64) -> None:
+        self.dimensions = dimensions
+
+    async def embed(self, texts: Sequence[str], *, input_type: str = "document") -> Embeddings:
+        vectors = [self._vector(text) for text in texts]
+        return Embeddings(vectors, Usage(prompt_tokens=sum(len(_features(text)) for text in texts)))
+
+    def _vector(self, text: str) -> list[float]:
+        vector = [0.0] * self.dimensions
+        for feature in _features(text):
+            digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+            bucket = int.from_bytes(digest[:4], "little") % self.dimensions
+            vector[bucket] += 1.0 if digest[4] & 1 else -1.0
+        norm = math.sqrt(sum(value * value for value in vector)) or 1.0
+        return [value / norm for value in vector]
+
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def _features(text: str) -> list[str]:
+    features: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if _CJK.search(word):
+            features.extend(word[i : i + 2] for i in range(max(1, len(word) - 1)))
+        else:
+            features.append(word)
+    return features

@@ -11,7 +11,8 @@ from plait.engine import templates
 from plait.engine.nodes.base import Node, NodeConfig, NodeContext, NodeFailed, NodeResult
 from plait.engine.templates import TemplateRenderError, render_jinja
 from plait.engine.variables import MISSING, Selector, as_selector, to_text
-from plait.providers.base import ChatMessage, ChatRequest, ModelError, Usage
+from plait.providers.base import ChatMessage, ChatRequest, Usage
+from plait.providers.errors import ModelError
 
 ROLES = ("system", "user", "assistant")
 

@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from plait.engine.nodes.base import NodeContext, NodeFailed
-from plait.providers.base import ChatMessage, ChatRequest, ModelError, Usage
+from plait.providers.base import ChatMessage, ChatRequest, Usage
+from plait.providers.errors import ModelError
 
 
 async def complete(ctx: NodeContext, model: Mapping[str, Any], messages: Sequence[ChatMessage]) -> tuple[str, Usage]:
