@@ -15,7 +15,17 @@ import pytest
 SRC = Path(__file__).resolve().parents[2] / "src" / "plait"
 EGRESS = SRC / "egress"
 
-FORBIDDEN_MODULES = ("httpx", "httpcore", "aiohttp", "requests", "urllib3", "urllib.request", "http.client")
+FORBIDDEN_MODULES = (
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "httpcore2",
+    "aiohttp",
+    "requests",
+    "urllib3",
+    "urllib.request",
+    "http.client",
+)
 FORBIDDEN_FROM_IMPORTS = {
     ("urllib", "request"),
     ("http", "client"),
@@ -72,6 +82,8 @@ def test_no_module_outside_egress_opens_the_network() -> None:
     [
         "import httpx",
         "import httpcore",
+        "import httpx2",
+        "from httpcore2 import AsyncConnectionPool",
         "import aiohttp.client",
         "import requests",
         "import urllib3",

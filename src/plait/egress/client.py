@@ -32,6 +32,7 @@ import httpx
 
 from plait.egress.backend import Resolver
 from plait.egress.errors import EgressBlocked, EgressError, EgressFailed, EgressTimeout
+from plait.egress.httpx2_bridge import httpx2_client
 from plait.egress.policy import EgressPolicy
 from plait.egress.response import EgressResponse, EgressStream
 from plait.egress.transport import GuardedTransport, check_url
@@ -101,6 +102,11 @@ class Egress:
             headers={"User-Agent": self.policy.user_agent},
             cookies=_no_cookies(),
         )
+
+    def httpx2_client(self, *, timeout: float | None = None) -> Any:
+        """:meth:`sdk_client`, for SDKs built on ``httpx2`` (``anthropic``, ``mcp``): an
+        ``httpx2.AsyncClient`` whose one transport sends through the guarded client."""
+        return httpx2_client(self.sdk_client(timeout=timeout))
 
     async def request(
         self,

@@ -168,8 +168,11 @@ class ModelCapabilities:
 
 @runtime_checkable
 class ChatModel(Protocol):
-    name: str
-    capabilities: ModelCapabilities
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def capabilities(self) -> ModelCapabilities: ...
 
     def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]: ...
 

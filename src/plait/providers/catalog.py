@@ -32,7 +32,19 @@ class HttpAccess(Protocol):
         """A new guarded ``httpx.AsyncClient`` for a vendor SDK; the caller closes it."""
         ...
 
-    async def request(self, method: str, url: str, **kwargs: Any) -> Any:
+    def httpx2_client(self, *, timeout: float | None = None) -> Any:
+        """The same, as an ``httpx2.AsyncClient`` (for SDKs built on httpx2)."""
+        ...
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (the whole call's deadline, as the egress takes it)
+    ) -> Any:
         """One whole request/response (``status_code``, ``headers``, ``content``)."""
         ...
 

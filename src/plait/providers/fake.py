@@ -8,7 +8,14 @@ script, in the forms Plait's ``--mock-llm`` files and the conformance cases use:
   word`` for each following word) and closed by an empty final chunk;
 * ``{"chunks": [...], "chunk_delay_s": s}``: exactly these chunks, the last one final;
 * ``{"outputs": {...}}``: the node's outputs (``text`` streamed as above, the rest attached);
-* ``{"error": "message"}``: the call fails with that message.
+* ``{"error": "message"}``: the call fails with that message;
+* ``{"tool_calls": [{"name", "arguments"}], "text": ...}``: the model calls tools (arguments
+  an object or JSON text), after streaming ``text`` if given;
+* ``{"reasoning": "...", "text": "..."}``: reasoning sent apart from the text, then the text;
+* a list of the above: one per call, in order (the last one answers any further calls).
+
+A script may declare capabilities (``ScriptedChatModel(script, capabilities=...)``), so a
+test can stand in for a tool-calling or vision model.
 
 ``FakeEmbeddingModel`` turns text into deterministic vectors from its words.
 """
@@ -17,12 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import math
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from plait.providers.base import ChatChunk, ChatRequest, Embeddings, ModelCapabilities, Usage
+from plait.providers.base import ChatChunk, ChatRequest, Embeddings, ModelCapabilities, ToolCall, Usage
+from plait.providers.catalog import HttpAccess, ModelPricing, ModelSpec, ProviderSpec
 from plait.providers.errors import ModelError
 
 SCRIPTED_USAGE = Usage(prompt_tokens=10, completion_tokens=5)
@@ -52,14 +61,33 @@ class FakeChatModel:
 
 class ScriptedChatModel:
     name = "scripted"
-    capabilities = ModelCapabilities()
 
-    def __init__(self, script: Mapping[str, Any], fallback: FakeChatModel | None = None) -> None:
+    def __init__(
+        self,
+        script: Mapping[str, Any],
+        fallback: FakeChatModel | None = None,
+        *,
+        capabilities: ModelCapabilities | None = None,
+    ) -> None:
         self._script = dict(script)
         self._fallback = fallback
+        self._calls: dict[str, int] = {}
+        self.capabilities = capabilities or ModelCapabilities()
+        self.requests: list[ChatRequest] = []
+
+    def _entry(self, caller: str) -> Any:
+        entry = self._script.get(caller)
+        if isinstance(entry, list):
+            if not entry:
+                return None
+            count = self._calls.get(caller, 0)
+            self._calls[caller] = count + 1
+            return entry[min(count, len(entry) - 1)]
+        return entry
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        entry = self._script.get(request.caller or "")
+        self.requests.append(request)
+        entry = self._entry(request.caller or "")
         if entry is None:
             if self._fallback is None:
                 raise ModelError(f"no scripted reply for node {request.caller!r}")
@@ -68,6 +96,8 @@ class ScriptedChatModel:
             return
         extra: dict[str, Any] = {}
         delay = 0.0
+        reasoning = ""
+        calls: tuple[ToolCall, ...] = ()
         if isinstance(entry, str):
             chunks = word_chunks(entry)
         elif isinstance(entry, Mapping) and "error" in entry:
@@ -79,8 +109,15 @@ class ScriptedChatModel:
             outputs = dict(entry["outputs"])
             chunks = word_chunks(str(outputs.pop("text", "")))
             extra = outputs
+        elif isinstance(entry, Mapping) and ("tool_calls" in entry or "reasoning" in entry):
+            chunks = word_chunks(str(entry["text"])) if entry.get("text") else [""]
+            reasoning = str(entry.get("reasoning") or "")
+            calls = tuple(_tool_call(index, call) for index, call in enumerate(entry.get("tool_calls") or []))
         else:
             raise ModelError(f"scripted reply for node {request.caller!r} has an unknown form")
+        if reasoning:
+            for piece in word_chunks(reasoning)[:-1]:
+                yield ChatChunk("", reasoning=piece)
         for index, chunk in enumerate(chunks):
             if delay:
                 await asyncio.sleep(delay)
@@ -89,9 +126,16 @@ class ScriptedChatModel:
                 chunk,
                 final=final,
                 usage=SCRIPTED_USAGE if final else None,
-                finish_reason="stop" if final else None,
+                finish_reason=("tool_calls" if calls else "stop") if final else None,
                 extra_outputs=extra if final else {},
+                tool_calls=calls if final else (),
             )
+
+
+def _tool_call(index: int, call: Mapping[str, Any]) -> ToolCall:
+    arguments = call.get("arguments", {})
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+    return ToolCall(str(call.get("id") or f"call_{index}"), str(call["name"]), text)
 
 
 class FakeEmbeddingModel:
@@ -131,3 +175,34 @@ def _features(text: str) -> list[str]:
         else:
             features.append(word)
     return features
+
+
+def _fake_chat(
+    _credentials: Mapping[str, Any], _model: str, _spec: ModelSpec | None, _http: HttpAccess
+) -> FakeChatModel:
+    return FakeChatModel()
+
+
+def _fake_embedding(
+    _credentials: Mapping[str, Any], _model: str, _spec: ModelSpec | None, _http: HttpAccess
+) -> FakeEmbeddingModel:
+    return FakeEmbeddingModel()
+
+
+PROVIDERS = (
+    ProviderSpec(
+        id="fake",
+        label="Plait fake (deterministic, for tests and demos)",
+        model_types=("llm", "text-embedding"),
+        models=(
+            ModelSpec("fake", "llm", label="Fake chat model", pricing=ModelPricing()),
+            ModelSpec(
+                "fake-embedding", "text-embedding", label="Fake embeddings", dimensions=64, max_input_tokens=8192
+            ),
+        ),
+        needs_credentials=False,
+        build_chat=_fake_chat,
+        build_embedding=_fake_embedding,
+        description="Answers every prompt with a fixed sentence; embeddings from hashed words. No network.",
+    ),
+)
