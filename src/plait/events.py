@@ -4,7 +4,8 @@ A discriminated union (``kind``) of small immutable records. The engine only yie
 persistence, SSE, usage accounting and tracing are consumers in the ``app`` layer. Each kind
 maps one-to-one onto a Dify SSE event: ``workflow_started``, ``node_started``,
 ``node_finished``, ``node_retry``, ``iteration_*``, ``loop_*``, ``text_chunk`` (``message`` in
-chat apps), ``workflow_finished``; ``variable_updated`` is internal (assigner writes).
+chat apps), ``agent_log`` (``agent_thought`` in agent apps), ``workflow_finished``;
+``variable_updated`` is internal (assigner writes).
 """
 
 from __future__ import annotations
@@ -141,6 +142,31 @@ class LoopCompleted:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentLog:
+    """A round of an agent node: the model's thought, the tools it called and what they
+    returned. Dify's ``agent_log`` in workflows and ``agent_thought`` in agent apps; a round
+    is reported when its tools are called (``status`` "start") and when it is done."""
+
+    node_id: str
+    id: str
+    position: int
+    thought: str
+    tool: str
+    tool_input: str
+    observation: str
+    status: Literal["start", "success", "error"] = "success"
+    kind: Literal["agent_log"] = "agent_log"
+
+
+@dataclass(frozen=True, slots=True)
+class RunFailure:
+    node_id: str | None
+    message: str
+    code: str | None = None
+    status: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class WorkflowFinished:
     run_id: str
     status: RunStatus
@@ -150,6 +176,9 @@ class WorkflowFinished:
     exceptions_count: int = 0
     elapsed_time: float = 0.0
     total_tokens: int = 0
+    # When a node's failure ended the run: that node's own message and, when it says so,
+    # the API error it stands for (a model provider not configured...), for chat apps.
+    failure: RunFailure | None = None
     kind: Literal["workflow_finished"] = "workflow_finished"
 
 
@@ -166,5 +195,6 @@ RunEvent = (
     | LoopStarted
     | LoopNext
     | LoopCompleted
+    | AgentLog
     | WorkflowFinished
 )

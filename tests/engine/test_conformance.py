@@ -18,7 +18,7 @@ from plait.egress import EgressFailed
 from plait.engine.dsl import parse_app_document
 from plait.engine.graph import read_graph
 from plait.engine.runtime import WorkflowRun
-from plait.engine.services import Services, ToolInvoker
+from plait.engine.services import FixedModels, Services, ToolInvoker
 from plait.engine.workflow import load_workflow
 from plait.events import (
     IterationCompleted,
@@ -122,7 +122,7 @@ async def run_case(case: Mapping[str, Any], sent: list[dict[str, Any]]) -> list[
     model = ScriptedChatModel(case.get("mock_llm") or {})
     mocks = case.get("mock_http") or {}
     services = Services(
-        chat_model=lambda _config: model,
+        models=FixedModels(model),
         tools=MockTools(case.get("mock_tools") or {}),
         http=lambda node_id: MockHttp(node_id, mocks, sent),
         code=SANDBOX,  # the cases' mock_code equals what the code really returns: run it

@@ -12,64 +12,16 @@ import pytest
 
 from plait.engine.nodes.start import StartVariable, validate_inputs
 from plait.engine.runtime import RunLimits, WorkflowRun
-from plait.engine.services import Services
+from plait.engine.services import FixedModels, Services
 from plait.engine.templates import TemplateRenderError, render_jinja
 from plait.engine.workflow import compile_workflow
 from plait.errors import InvalidInput
-from plait.events import NodeFinished, NodeRetry, NodeStarted, RunEvent, WorkflowFinished
+from plait.events import NodeFinished, NodeRetry, NodeStarted, WorkflowFinished
 from plait.providers.base import ChatChunk, ChatRequest
 from plait.providers.errors import ModelError
 from plait.providers.fake import ScriptedChatModel
 
-
-def graph(nodes: list[dict[str, Any]], edges: list[tuple[str, str] | tuple[str, str, str]]) -> dict[str, Any]:
-    return {
-        "graph": {
-            "nodes": [{"id": node.pop("id"), "data": node} for node in nodes],
-            "edges": [
-                {
-                    "id": f"e{i}",
-                    "source": edge[0],
-                    "target": edge[1],
-                    "sourceHandle": edge[2] if len(edge) > 2 else "source",
-                }
-                for i, edge in enumerate(edges)
-            ],
-        }
-    }
-
-
-def start(*variables: str) -> dict[str, Any]:
-    return {"id": "start", "type": "start", "variables": [{"variable": v, "type": "text-input"} for v in variables]}
-
-
-def end(**outputs: list[str]) -> dict[str, Any]:
-    return {"id": "end", "type": "end", "outputs": [{"variable": k, "value_selector": v} for k, v in outputs.items()]}
-
-
-def template(node_id: str, text: str, **variables: list[str]) -> dict[str, Any]:
-    return {
-        "id": node_id,
-        "type": "template-transform",
-        "template": text,
-        "variables": [{"variable": k, "value_selector": v} for k, v in variables.items()],
-    }
-
-
-async def run(
-    definition: dict[str, Any], inputs: dict[str, Any] | None = None, services: Services | None = None, **limits: Any
-) -> list[RunEvent]:
-    compiled = compile_workflow(definition, mode="workflow")
-    workflow_run = WorkflowRun(
-        compiled, inputs=inputs or {}, services=services or Services(), limits=RunLimits(**limits)
-    )
-    return [event async for event in workflow_run.events()]
-
-
-def finished(events: list[RunEvent]) -> WorkflowFinished:
-    last = events[-1]
-    assert isinstance(last, WorkflowFinished)
-    return last
+from .graphs import end, finished, graph, llm, run, start, template
 
 
 class FlakyModel:
@@ -88,16 +40,12 @@ class FlakyModel:
         yield ChatChunk("ok", final=True)
 
 
-def llm(node_id: str = "llm", **data: Any) -> dict[str, Any]:
-    return {"id": node_id, "type": "llm", "model": {"provider": "fake", "name": "fake"}, "prompt_template": [], **data}
-
-
 async def test_retries_until_the_node_succeeds() -> None:
     model = FlakyModel(failures=2)
     retry = {"retry_enabled": True, "max_retries": 3, "retry_interval": 10}
     events = await run(
         graph([start(), llm(retry_config=retry), end(text=["llm", "text"])], [("start", "llm"), ("llm", "end")]),
-        services=Services(chat_model=lambda _c: model),
+        services=Services(models=FixedModels(model)),
     )
     assert finished(events).status == "succeeded"
     assert finished(events).outputs == {"text": "ok"}
@@ -109,7 +57,7 @@ async def test_retries_run_out_and_the_run_fails() -> None:
     retry = {"retry_enabled": True, "max_retries": 1, "retry_interval": 0}
     events = await run(
         graph([start(), llm(retry_config=retry), end(text=["llm", "text"])], [("start", "llm"), ("llm", "end")]),
-        services=Services(chat_model=lambda _c: model),
+        services=Services(models=FixedModels(model)),
     )
     assert finished(events).status == "failed"
     assert "attempt 2 failed" in (finished(events).error or "")
@@ -141,7 +89,7 @@ async def test_fail_branch_takes_only_the_failure_path() -> None:
             ("recover", "end"),
         ],
     )
-    events = await run(definition, services=Services(chat_model=lambda _c: model))
+    events = await run(definition, services=Services(models=FixedModels(model)))
     assert finished(events).status == "partial-succeeded"
     assert finished(events).exceptions_count == 1
     assert finished(events).outputs == {"ok": None, "recovered": "recovered: model down"}
@@ -161,7 +109,7 @@ async def test_parallel_branches_run_concurrently() -> None:
         [("start", "a"), ("start", "b"), ("start", "c"), ("a", "end"), ("b", "end"), ("c", "end")],
     )
     began = time.perf_counter()
-    events = await run(definition, services=Services(chat_model=lambda _c: SlowModel()))
+    events = await run(definition, services=Services(models=FixedModels(SlowModel())))
     assert time.perf_counter() - began < 0.8  # three 0.3 s calls, side by side
     assert finished(events).outputs == {"a": "a", "b": "b", "c": "c"}
 
@@ -177,7 +125,7 @@ async def test_stop_ends_the_run_as_stopped() -> None:
     compiled = compile_workflow(
         graph([start(), llm(), end(text=["llm", "text"])], [("start", "llm"), ("llm", "end")]), mode="workflow"
     )
-    workflow_run = WorkflowRun(compiled, inputs={}, services=Services(chat_model=lambda _c: HangingModel()))
+    workflow_run = WorkflowRun(compiled, inputs={}, services=Services(models=FixedModels(HangingModel())))
     events = []
     async for event in workflow_run.events():
         events.append(event)
@@ -196,7 +144,7 @@ async def test_the_time_limit_fails_the_run() -> None:
 
     events = await run(
         graph([start(), llm(), end(text=["llm", "text"])], [("start", "llm"), ("llm", "end")]),
-        services=Services(chat_model=lambda _c: SlowModel()),
+        services=Services(models=FixedModels(SlowModel())),
         max_seconds=0.2,
     )
     assert finished(events).status == "failed"

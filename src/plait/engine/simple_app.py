@@ -1,8 +1,9 @@
 """Chat and completion apps (Dify's ``model_config``) as workflows.
 
-A prompt-based app is a start node with the app's input form, one LLM call and an answer.
-Building that graph lets these apps run on the same engine as workflows (streaming,
-recording, limits) instead of a second code path. Dify writes form variables in prompts as
+A prompt-based app is a start node with the app's input form, one LLM call (an agent, for
+agent apps) and an answer. Building that graph lets these apps run on the same engine as
+workflows (streaming, recording, limits) instead of a second code path. Chat and agent apps
+remember their conversation, as Dify's do. Dify writes form variables in prompts as
 ``{{name}}``; in the graph they become ``{{#start.name#}}``.
 """
 
@@ -12,7 +13,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-START, LLM, ANSWER = "start", "llm", "answer"
+START, LLM, AGENT, ANSWER = "start", "llm", "agent", "answer"
+# Conversation memory of chat apps: Dify keeps what fits its token budget; Plait a number of turns.
+CHAT_MEMORY = {"window": {"enabled": False}}
+AGENT_STRATEGIES = {"function_call": "function_calling", "react": "ReAct"}
 _FORM_VARIABLE = re.compile(r"\{\{(?!#)\s*([a-zA-Z_][a-zA-Z0-9_]{0,29})\s*\}\}")
 _SPECIAL = {"#query#": "{{#sys.query#}}", "#histories#": "", "#context#": "{{#context#}}"}
 
@@ -48,20 +52,53 @@ def _prompt(mode: str, config: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [*prompt, {"role": "user", "text": "{{#sys.query#}}"}]
 
 
+def _agent(config: Mapping[str, Any], model: dict[str, Any]) -> dict[str, Any]:
+    agent_mode = config.get("agent_mode") or {}
+    tools = [
+        {**tool, "type": tool.get("provider_type") or "builtin"}
+        for tool in agent_mode.get("tools") or []
+        if isinstance(tool, Mapping) and tool.get("enabled", True)
+    ]
+    strategy = AGENT_STRATEGIES.get(str(agent_mode.get("strategy") or "function_call"), "function_calling")
+    selector = {**model, "model": model.get("name", ""), "model_type": "llm"}
+    return {
+        "type": "agent",
+        "title": "Agent",
+        "agent_strategy_provider_name": "langgenius/agent/agent",
+        "agent_strategy_name": strategy,
+        "agent_parameters": {
+            "model": {"type": "constant", "value": selector},
+            "tools": {"type": "constant", "value": tools},
+            "instruction": {"type": "mixed", "value": _references(str(config.get("pre_prompt") or ""))},
+            "query": {"type": "mixed", "value": "{{#sys.query#}}"},
+            "maximum_iterations": {"type": "constant", "value": int(agent_mode.get("max_iteration") or 5)},
+        },
+        "memory": CHAT_MEMORY,
+    }
+
+
 def workflow_from_model_config(mode: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    """The DSL ``workflow`` section equivalent to a chat or completion app's configuration."""
+    """The DSL ``workflow`` section equivalent to a chat, completion or agent app's
+    configuration."""
     model = dict(config.get("model") or {})
     model.setdefault("mode", "chat")
     model["completion_params"] = dict(model.get("completion_params") or {})
+    if mode == "agent-chat":
+        worker, data = AGENT, _agent(config, model)
+    else:
+        worker = LLM
+        data = {"type": "llm", "title": "LLM", "model": model, "prompt_template": _prompt(mode, config)}
+        if mode == "chat":
+            data["memory"] = CHAT_MEMORY
     nodes = [
         {
             "id": START,
             "data": {"type": "start", "title": "Start", "variables": _start_variables(config.get("user_input_form"))},
         },
-        {"id": LLM, "data": {"type": "llm", "title": "LLM", "model": model, "prompt_template": _prompt(mode, config)}},
-        {"id": ANSWER, "data": {"type": "answer", "title": "Answer", "answer": "{{#llm.text#}}"}},
+        {"id": worker, "data": data},
+        {"id": ANSWER, "data": {"type": "answer", "title": "Answer", "answer": "{{#" + worker + ".text#}}"}},
     ]
-    edges = [{"source": START, "target": LLM}, {"source": LLM, "target": ANSWER}]
+    edges = [{"source": START, "target": worker}, {"source": worker, "target": ANSWER}]
     return {
         "graph": {"nodes": nodes, "edges": edges},
         "features": dict(config),

@@ -37,11 +37,17 @@ class NodeConfig(BaseModel):
 
 class NodeFailed(Exception):
     """A node's own, expected failure (bad input, a failed call): the message is for the
-    workflow's author. ``error_type`` names the kind, as Dify reports it."""
+    workflow's author. ``error_type`` names the kind, as Dify reports it; ``code`` and
+    ``status`` are the API error a chat app answers with when this failure ends its turn
+    (a model's ``provider_not_initialize``, say)."""
 
-    def __init__(self, message: str, error_type: str = "NodeError") -> None:
+    def __init__(
+        self, message: str, error_type: str = "NodeError", *, code: str | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.error_type = error_type
+        self.code = code
+        self.status = status
 
 
 @dataclass(slots=True)

@@ -1,8 +1,9 @@
 """Parameter extractor: the model reads the input and fills the declared parameters.
 
-The model is asked for a JSON object; values are checked against the declared types.
-``__is_success`` and ``__reason`` say whether extraction worked, as in Dify. (Function-
-calling models will get the function-call mode once tool-calling providers exist.)"""
+In ``function_call`` mode (Dify's default) a model that calls tools is given one tool whose
+parameters are the declared ones and must call it; otherwise (``prompt`` mode, or a model
+without tool calling) it is asked for a JSON object. Values are checked against the declared
+types; ``__is_success`` and ``__reason`` say whether extraction worked, as in Dify."""
 
 from __future__ import annotations
 
@@ -14,9 +15,17 @@ from pydantic import BaseModel, ConfigDict
 
 from plait.engine import templates
 from plait.engine.nodes.base import Node, NodeConfig, NodeContext, NodeResult
-from plait.engine.nodes.model_call import complete, first_json_object, usage_dict
+from plait.engine.nodes.model_call import (
+    complete,
+    first_json_object,
+    memory_messages,
+    resolve_model,
+    usage_metadata,
+)
 from plait.engine.variables import MISSING, Selector, as_selector, to_text
-from plait.providers.base import ChatMessage
+from plait.providers.base import ChatMessage, ToolDefinition
+
+TOOL_NAME = "extract_parameters"
 
 
 class Parameter(BaseModel):
@@ -34,7 +43,24 @@ class ParameterExtractorConfig(NodeConfig):
     model: dict[str, Any] = {}
     parameters: list[Parameter] = []
     instruction: str = ""
-    reasoning_mode: str = "prompt"
+    reasoning_mode: str = "function_call"
+    memory: dict[str, Any] | None = None
+
+
+def _json_schema(parameter: Parameter) -> dict[str, Any]:
+    kind = parameter.type
+    if kind.startswith("array["):
+        item = kind[len("array[") : -1]
+        return {"type": "array", "items": _json_schema(Parameter(name="item", type=item))}
+    if kind == "select":
+        return {"type": "string", "enum": list(parameter.options or [])}
+    if kind in ("bool", "boolean"):
+        return {"type": "boolean"}
+    if kind == "number":
+        return {"type": "number"}
+    if kind == "object":
+        return {"type": "object"}
+    return {"type": "string"}
 
 
 def _coerce(parameter: Parameter, value: Any) -> Any:
@@ -44,7 +70,12 @@ def _coerce(parameter: Parameter, value: Any) -> Any:
     if kind == "number":
         if isinstance(value, bool):
             raise ValueError("a number")
-        return value if isinstance(value, int | float) else float(str(value))
+        if isinstance(value, int | float):
+            return value
+        try:
+            return float(str(value))
+        except ValueError:
+            raise ValueError("a number") from None
     if kind in ("bool", "boolean"):
         if isinstance(value, bool):
             return value
@@ -72,26 +103,46 @@ class ParameterExtractorNode(Node):
     def output_names(self) -> Sequence[str]:
         return [parameter.name for parameter in self.config.parameters] + ["__is_success", "__reason", "__usage"]
 
+    def _tool(self) -> ToolDefinition:
+        properties = {
+            parameter.name: {**_json_schema(parameter), "description": parameter.description}
+            for parameter in self.config.parameters
+        }
+        required = [parameter.name for parameter in self.config.parameters if parameter.required]
+        return ToolDefinition(
+            TOOL_NAME,
+            "Extract the parameters from the user's input.",
+            {"type": "object", "properties": properties, "required": required},
+        )
+
     async def run(self, ctx: NodeContext) -> NodeResult:
         query = ctx.pool.get(self.config.query)
         query_text = to_text(None if query is MISSING else query)
-        schema = {
-            parameter.name: {
-                "type": parameter.type,
-                "description": parameter.description,
-                "required": parameter.required,
-            }
-            for parameter in self.config.parameters
-        }
         instruction = templates.render(templates.parse(self.config.instruction), ctx.pool)
-        system = (
-            "Extract these parameters from the user's input and reply with one JSON object only, "
-            f"using null for anything absent:\n{json.dumps(schema, ensure_ascii=False)}\n{instruction}"
-        )
-        reply, usage = await complete(
-            ctx, self.config.model, [ChatMessage("system", system), ChatMessage("user", query_text)]
-        )
-        parsed = first_json_object(reply)
+        model = await resolve_model(ctx, self.config.model)
+        history = await memory_messages(ctx, self.config.memory)
+        tool = self._tool()
+        parsed: dict[str, Any] | None
+        if self.config.reasoning_mode == "function_call" and model.capabilities.tool_calling:
+            system = f"Extract the parameters from the user's input by calling {TOOL_NAME}.\n{instruction}"
+            messages = [ChatMessage("system", system), *history, ChatMessage("user", query_text)]
+            result, usage = await complete(
+                ctx, self.config.model, messages, tools=[tool], tool_choice=TOOL_NAME, model=model
+            )
+            call = next((call for call in result.tool_calls if call.name == TOOL_NAME), None)
+            try:
+                parsed = call.parsed() if call is not None else first_json_object(result.text)
+            except ValueError:
+                parsed = None
+            reply = call.arguments if call is not None else result.text
+        else:
+            system = (
+                "Extract these parameters from the user's input and reply with one JSON object only, "
+                f"using null for anything absent:\n{json.dumps(tool.parameters, ensure_ascii=False)}\n{instruction}"
+            )
+            messages = [ChatMessage("system", system), *history, ChatMessage("user", query_text)]
+            result, usage = await complete(ctx, self.config.model, messages, model=model)
+            parsed, reply = first_json_object(result.text), result.text
         outputs: dict[str, Any] = {parameter.name: None for parameter in self.config.parameters}
         problems: list[str] = []
         if parsed is None:
@@ -105,5 +156,10 @@ class ParameterExtractorNode(Node):
                 if parameter.required and outputs[parameter.name] is None:
                     problems.append(f"{parameter.name} is required but missing")
         outputs.update({"__is_success": 0 if problems else 1, "__reason": "; ".join(problems) or None})
-        outputs["__usage"] = usage_dict(usage)
-        return NodeResult(outputs, inputs={"query": query_text}, process_data={"reply": reply})
+        outputs["__usage"] = usage
+        return NodeResult(
+            outputs,
+            inputs={"query": query_text},
+            process_data={"reply": reply, "mode": self.config.reasoning_mode, "usage": usage},
+            metadata=usage_metadata(usage),
+        )

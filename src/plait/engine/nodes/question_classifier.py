@@ -10,7 +10,15 @@ from pydantic import BaseModel, ConfigDict
 
 from plait.engine import templates
 from plait.engine.nodes.base import Node, NodeConfig, NodeContext, NodeFailed, NodeResult
-from plait.engine.nodes.model_call import complete, first_json_object, usage_dict
+from plait.engine.nodes.model_call import (
+    complete,
+    first_json_object,
+    image_parts,
+    memory_messages,
+    resolve_model,
+    usage_metadata,
+    with_images,
+)
 from plait.engine.variables import MISSING, Selector, as_selector, to_text
 from plait.providers.base import ChatMessage
 
@@ -27,6 +35,8 @@ class QuestionClassifierConfig(NodeConfig):
     model: dict[str, Any] = {}
     classes: list[ClassSpec] = []
     instruction: str = ""
+    memory: dict[str, Any] | None = None
+    vision: dict[str, Any] | None = None
 
 
 SYSTEM_PROMPT = (
@@ -69,16 +79,25 @@ class QuestionClassifierNode(Node):
         query_text = to_text(None if query is MISSING else query)
         categories = "\n".join(f"- id: {spec.id}, name: {spec.name}" for spec in self.config.classes)
         instruction = templates.render(templates.parse(self.config.instruction), ctx.pool)
+        model = await resolve_model(ctx, self.config.model)
         messages = [
             ChatMessage("system", SYSTEM_PROMPT.format(categories=categories, instruction=instruction)),
+            *await memory_messages(ctx, self.config.memory),
             ChatMessage("user", query_text),
         ]
-        reply, usage = await complete(ctx, self.config.model, messages)
-        chosen = self._pick(reply)
+        messages = with_images(messages, await image_parts(ctx, self.config.vision, model))
+        result, usage = await complete(ctx, self.config.model, messages, model=model)
+        chosen = self._pick(result.text)
         outputs = {
             "class_name": chosen.name,
             "class_id": chosen.id,
             "class_label": chosen.name,
-            "usage": usage_dict(usage),
+            "usage": usage,
         }
-        return NodeResult(outputs, handles=(chosen.id,), inputs={"query": query_text}, process_data={"reply": reply})
+        return NodeResult(
+            outputs,
+            handles=(chosen.id,),
+            inputs={"query": query_text},
+            process_data={"reply": result.text, "usage": usage},
+            metadata=usage_metadata(usage),
+        )

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from plait.engine.files import is_file
 from plait.engine.nodes.base import Node, NodeConfig, NodeContext, NodeFailed, NodeResult
 from plait.errors import InvalidInput
 
@@ -21,6 +22,9 @@ class StartVariable(BaseModel):
     default: Any = None
     max_length: int | None = None
     options: list[Any] | None = None
+    allowed_file_types: list[str] | None = None
+    allowed_file_extensions: list[str] | None = None
+    allowed_file_upload_methods: list[str] | None = None
 
 
 class StartConfig(NodeConfig):
@@ -70,7 +74,33 @@ def validate_inputs(
             raise InvalidInput(f"{name} in input form must be true or false", params=name)
         elif declared.type == "json_object" and not isinstance(value, dict):
             raise InvalidInput(f"{name} in input form must be a JSON object", params=name)
+        elif declared.type == "file":
+            if not is_file(value):
+                raise InvalidInput(f"{name} in input form must be a file", params=name)
+            _check_file(declared, value)
+        elif declared.type == "file-list":
+            if not isinstance(value, list) or not all(is_file(item) for item in value):
+                raise InvalidInput(f"{name} in input form must be a list of files", params=name)
+            for item in value:
+                _check_file(declared, item)
     return values
+
+
+def _check_file(declared: StartVariable, file: Mapping[str, Any]) -> None:
+    """A file input's declared limits: its types (``custom`` means "by extension"), its
+    extensions and how it may be sent."""
+    name = declared.variable
+    types = declared.allowed_file_types or []
+    methods = declared.allowed_file_upload_methods or []
+    if methods and file.get("transfer_method") not in methods:
+        raise InvalidInput(f"{name} in input form cannot be sent as {file.get('transfer_method')}", params=name)
+    if not types or file.get("type") in types:
+        return
+    extensions = {e.lower().lstrip(".") for e in declared.allowed_file_extensions or []}
+    extension = str(file.get("extension") or "").lower().lstrip(".")
+    if "custom" in types and extension in extensions:
+        return
+    raise InvalidInput(f"{name} in input form does not take files of type {file.get('type')}", params=name)
 
 
 class StartNode(Node):

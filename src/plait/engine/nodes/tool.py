@@ -5,6 +5,7 @@ marketplace plugin, say) still imports; running the node fails with a message na
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,7 +26,12 @@ class ToolConfig(NodeConfig):
 
 
 def resolve(value: Any, pool: VariablePool) -> Any:
-    """A parameter as Dify writes it: ``{type: mixed|variable|constant, value}`` or a bare value."""
+    """A parameter as Dify writes it: ``{type: mixed|variable|constant, value}`` or a bare value.
+
+    Dify's older tool nodes write bare strings that hold references
+    (``json_string: '{{#http.body#}}'``); those are templates too."""
+    if isinstance(value, str) and templates.REFERENCE.search(value):
+        return templates.render(templates.parse(value), pool)
     if not (isinstance(value, Mapping) and "type" in value and "value" in value):
         return value
     kind, raw = value["type"], value["value"]
@@ -37,7 +43,21 @@ def resolve(value: Any, pool: VariablePool) -> Any:
     return raw
 
 
+def text_of(outputs: Mapping[str, Any]) -> str:
+    """A tool's outputs as a model reads them: its text, else its JSON."""
+    text = outputs.get("text")
+    if isinstance(text, str) and text:
+        return text
+    data = outputs.get("json")
+    if data:
+        return json.dumps(data, ensure_ascii=False, default=str)
+    files = outputs.get("files") or []
+    return f"{len(files)} file(s) produced" if files else ""
+
+
 def parameter_references(value: Any) -> list[Selector]:
+    if isinstance(value, str):
+        return templates.references(value)
     if isinstance(value, Mapping) and value.get("type") == "variable" and isinstance(value.get("value"), list):
         return [as_selector(value["value"])]
     if isinstance(value, Mapping) and value.get("type") == "mixed" and isinstance(value.get("value"), str):
