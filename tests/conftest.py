@@ -118,6 +118,8 @@ def plait_env(database_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch
         "LOG_LEVEL": "INFO",
         "PLAIT_DB_CONNECT_ATTEMPTS": "3",
         "PLAIT_DB_CONNECT_BACKOFF_MAX_SECONDS": "0.5",
+        # Every LLM call answers from the deterministic fake unless a test says otherwise.
+        "PLAIT_MODEL_OVERRIDE": "fake",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -21,8 +21,10 @@ from plait.app import bootstrap, runs
 from plait.app.apps import ImportResult
 from plait.app.audit import CLI
 from plait.app.bootstrap import Plait
-from plait.app.engine_services import build_services
+from plait.app.engine_services import code_sandbox, egress_policy
 from plait.app.logs import configure_logging
+from plait.egress import Egress
+from plait.engine.services import Services
 from plait.engine.workflow import load_workflow
 from plait.errors import ConfigurationError, PlaitError
 from plait.events import WorkflowFinished
@@ -280,7 +282,13 @@ def dsl_check(file: IO[bytes]) -> None:
 @click.argument("file", type=click.File("rb"))
 @click.option("--inputs", "inputs_json", default="{}", help="The start inputs, as a JSON object.")
 @click.option("--query", default="", help="The user message (sys.query) for chatflows.")
-@click.option("--model", default=None, help="Answer every LLM call from this model; 'fake' is built in.")
+@click.option(
+    "--model",
+    type=click.Choice(["fake", "local"]),
+    default=None,
+    help="Answer every LLM call from this model: 'fake' (the default: deterministic replies) or 'local' "
+    "(the offline model shipped with Plait).",
+)
 @click.option("--mock-llm", "mock_llm_file", type=click.File("rb"), default=None, help="JSON: node id -> reply.")
 @click.option("--stream", is_flag=True, help="Print every run event as a JSON line.")
 @reports_errors
@@ -295,15 +303,16 @@ def run_file(
         raise click.BadParameter(f"not valid JSON: {error}") from None
     if not isinstance(inputs, dict):
         raise click.BadParameter("--inputs must be a JSON object")
+    settings = _settings()
     try:
-        models = runs.chat_models(model, mock_llm)
+        models = runs.chat_models(model, mock_llm, local_credentials=settings.local_models.provider_credentials())
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
     workflow = load_workflow(file.read())
-    settings = _settings()
 
     async def execute() -> WorkflowFinished:
-        services, egress = build_services(settings.egress, settings.code, models)
+        egress = Egress(egress_policy(settings.egress))
+        services = Services(models=models, http=lambda _node_id: egress, code=code_sandbox(settings.code))
         finished: WorkflowFinished | None = None
         async with egress:
             async for event in runs.run(workflow, inputs=inputs, query=query, services=services):

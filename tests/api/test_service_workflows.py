@@ -247,6 +247,9 @@ async def test_site_and_meta(client: httpx.AsyncClient, greeter: Published, plai
     assert (await client.get("/v1/meta", headers=greeter.auth)).json() == {"tool_icons": {}}
     async with plait.db.transaction() as session:
         await session.execute(update(App).where(App.id == greeter.app_id).values(enable_site=False))
+    # Changed behind Plait's back: the key cache would serve the app as it was for up to
+    # PLAIT_API_KEY_CACHE_SECONDS; drop it as a change made through Plait does.
+    plait.app_access.forget_app(greeter.app_id)
     assert_envelope(await client.get("/v1/site", headers=greeter.auth), 403, "forbidden")
 
 

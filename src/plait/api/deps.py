@@ -59,3 +59,17 @@ async def console_editor(user: ConsoleUser) -> ConsoleIdentity:
 
 
 ConsoleEditor = Annotated[ConsoleIdentity, Depends(console_editor)]
+
+
+ADMIN_ROLES = ("owner", "admin")
+
+
+async def console_admin(user: ConsoleUser) -> ConsoleIdentity:
+    """A console user allowed to manage the workspace (owner, admin): model providers,
+    members."""
+    if user.role not in ADMIN_ROLES:
+        raise Forbidden("Only the workspace's owner and admins can do this.")
+    return user
+
+
+ConsoleAdmin = Annotated[ConsoleIdentity, Depends(console_admin)]

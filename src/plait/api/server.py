@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from plait import __version__
 from plait.api import console, errors, health, openai, service
 from plait.api.middleware import RequestContext
+from plait.api.nul_characters import NulCharacterGuard
 from plait.app import bootstrap
 from plait.app.bootstrap import Plait
 from plait.settings import Settings
@@ -47,10 +48,13 @@ def create_app(settings: Settings, *, plait: Plait | None = None, on_ready: OnRe
     if plait is not None:
         app.state.plait = plait
     errors.install(app)
+    # Routes are matched in order, each router's whole tree scanned before the next: the
+    # Service API first, so its requests do not pay for scanning the console's routes.
     app.include_router(health.router)
-    app.include_router(console.router)
     app.include_router(service.router)
     app.include_router(openai.router)
+    app.include_router(console.router)
+    app.add_middleware(NulCharacterGuard)  # inside RequestContext: its refusals carry the request id
     app.add_middleware(
         RequestContext,
         version=__version__,

@@ -18,6 +18,7 @@ import structlog
 
 from plait.errors import PlaitError
 from plait.events import (
+    AgentLog,
     IterationCompleted,
     IterationNext,
     IterationStarted,
@@ -129,6 +130,24 @@ def workflow_event(
             "finished_at": now,
         }
         return {"event": name, **envelope, "data": data}
+    if isinstance(event, AgentLog):
+        data = {
+            "node_execution_id": None,
+            "id": event.id,
+            "label": f"ROUND {event.position}",
+            "parent_id": None,
+            "error": None,
+            "status": event.status,
+            "data": {
+                "thought": event.thought,
+                "tool": event.tool,
+                "tool_input": event.tool_input,
+                "observation": event.observation,
+            },
+            "metadata": {},
+            "node_id": event.node_id,
+        }
+        return {"event": "agent_log", **envelope, "data": data}
     if isinstance(event, WorkflowFinished):
         return {"event": "workflow_finished", **envelope, "data": finished_data(event, workflow_id, created_at, now)}
     return None
@@ -153,7 +172,10 @@ def chat_event(
     if mode == "completion":
         del chat["conversation_id"]
     if isinstance(event, TextChunk):
-        return [{"event": "message", "task_id": task_id, "id": message_id, "answer": event.text, **chat}]
+        name = "agent_message" if mode == "agent-chat" else "message"
+        return [{"event": name, "task_id": task_id, "id": message_id, "answer": event.text, **chat}]
+    if mode == "agent-chat" and isinstance(event, AgentLog):
+        return [{"event": "agent_thought", "task_id": task_id, **agent_thought(event, message_id), **chat}]
     if mode != "advanced-chat":
         if isinstance(event, WorkflowFinished):
             return [{"event": "message_end", "task_id": task_id, "id": message_id, **chat, **message_end()}]
@@ -165,6 +187,31 @@ def chat_event(
     if isinstance(event, WorkflowFinished):
         payloads.append({"event": "message_end", "task_id": task_id, "id": message_id, **chat, **message_end()})
     return payloads
+
+
+def agent_thought(event: AgentLog, message_id: str) -> dict[str, Any]:
+    """One round of an agent app, as Dify's ``agent_thought`` (in streams and in history)."""
+    return {
+        "id": event.id,
+        "message_id": message_id,
+        "position": event.position,
+        "thought": event.thought,
+        "observation": event.observation,
+        "tool": event.tool,
+        "tool_labels": {name: {"en_US": name} for name in event.tool.split(";") if name},
+        "tool_input": event.tool_input,
+        "message_files": [],
+        "created_at": int(time.time()),
+    }
+
+
+def error_event(error: PlaitError, *, task_id: str, message_id: str | None = None) -> dict[str, Any]:
+    """Dify's terminal ``error`` event."""
+    payload: dict[str, Any] = {"event": "error", "task_id": task_id, "status": error.status, "code": error.code}
+    if message_id is not None:
+        payload["message_id"] = message_id
+    payload["message"] = error.message
+    return payload
 
 
 def finished_data(event: WorkflowFinished, workflow_id: str, created_at: int, now: int) -> dict[str, Any]:
@@ -213,13 +260,27 @@ def stream(events: AsyncIterator[RunEvent], encode: Callable[[RunEvent], list[di
 
     async def frames() -> AsyncIterator[bytes]:
         while True:
-            try:
-                item = await asyncio.wait_for(queue.get(), PING_INTERVAL_SECONDS)
-            except TimeoutError:
-                yield PING
-                continue
-            if item is None:
-                return
-            yield item
+            ready: list[bytes] = []
+            if queue.empty():
+                try:
+                    # asyncio.timeout, not wait_for: wait_for wraps every get in a task of its own.
+                    async with asyncio.timeout(PING_INTERVAL_SECONDS):
+                        item = await queue.get()
+                except TimeoutError:
+                    yield PING
+                    continue
+                if item is None:
+                    return
+                ready.append(item)
+            # Every frame ready by now goes out as one chunk: one write to the socket instead
+            # of one per event (a short run's events are all ready at once).
+            while not queue.empty():
+                item = queue.get_nowait()
+                if item is None:
+                    if ready:
+                        yield b"".join(ready)
+                    return
+                ready.append(item)
+            yield b"".join(ready)
 
     return frames()

@@ -8,10 +8,12 @@ transaction, so a failure anywhere leaves the previous version live and untouche
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from plait.app.audit import Actor, record
+from plait.app.environment_secrets import EnvironmentSecrets
 from plait.engine.dsl import APP_MODES, WORKFLOW_MODES, AppDocument, dump_app_document, parse_app_document
 from plait.engine.workflow import compile_workflow
 from plait.errors import BadRequest, InvalidInput, NotFound
@@ -76,16 +78,26 @@ def _clean_name(name: str | None, fallback: str) -> str:
 
 
 class Apps:
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self, db: Database, secrets: EnvironmentSecrets, *, on_changed: Callable[[str], None] | None = None
+    ) -> None:
         self._db = db
+        self._secrets = secrets
+        # Told the id of an app once a change to it is committed (the Service API's key cache).
+        self._on_changed = on_changed
+
+    def _changed(self, app_id: str) -> None:
+        if self._on_changed is not None:
+            self._on_changed(app_id)
 
     async def in_workspace(self, workspace_id: str) -> list[App]:
         async with self._db.reader() as session:
             return await repo.list_apps(session, workspace_id)
 
     async def page(self, workspace_id: str, *, page: int, limit: int, name: str | None = None) -> tuple[list[App], int]:
-        if page < 1 or not 1 <= limit <= 100:
-            raise InvalidInput("page must be at least 1 and limit between 1 and 100", params="limit")
+        # Dify caps page at 99999; an unbounded one overflows the database's integers.
+        if not 1 <= page <= 99_999 or not 1 <= limit <= 100:
+            raise InvalidInput("page must be between 1 and 99999 and limit between 1 and 100", params="limit")
         async with self._db.reader() as session:
             return await repo.page_of_apps(session, workspace_id, page=page, limit=limit, name=name)
 
@@ -110,9 +122,10 @@ class Apps:
             draft = await repo.draft(session, app.id)
             if draft is None:
                 raise NotFound("App has no draft.")
-            draft.workflow = workflow
+            draft.workflow = self._secrets.sealed(workspace_id, app.id, workflow, previous=draft.workflow)
             app.updated_by = actor.account_id
             record(session, actor, "app.draft_saved", workspace_id=workspace_id, target_type="app", target_id=app.id)
+        self._changed(app.id)
         return draft
 
     async def delete(self, workspace_id: str, actor: Actor, app_id: str) -> None:
@@ -130,6 +143,7 @@ class Apps:
                 detail={"name": app.name},
             )
             await session.delete(app)
+        self._changed(app.id)
 
     async def get(self, workspace_id: str, app_id: str) -> App:
         async with self._db.reader() as session:
@@ -191,7 +205,7 @@ class Apps:
                 app_id=app.id,
                 workspace_id=workspace_id,
                 version=DRAFT_VERSION,
-                workflow=document.workflow,
+                workflow=self._secrets.sealed(workspace_id, app.id, document.workflow),
                 model_config_=document.model_config,
                 dsl_extra={
                     "top": document.extra,
@@ -235,7 +249,9 @@ class Apps:
         section: dict[str, Any] = {key: getattr(app, key) for key in APP_SECTION_COLUMNS}
         section.update(extra.get("app") or {})
         workflow = draft.workflow
-        if workflow is not None and not include_secrets:
+        if include_secrets:
+            workflow = self._secrets.opened(workspace_id, app.id, workflow)
+        elif workflow is not None:
             workflow = {
                 **workflow,
                 "environment_variables": [
@@ -264,7 +280,9 @@ class Apps:
             if draft is None:
                 raise NotFound("App has no draft to publish.")
             check_version(app.mode, draft.workflow)
-            return await self._publish_draft(session, app, draft, actor, marked_name, marked_comment)
+            version = await self._publish_draft(session, app, draft, actor, marked_name, marked_comment)
+        self._changed(app.id)
+        return version
 
     async def published_version(self, workspace_id: str, app_id: str) -> AppVersion | None:
         async with self._db.reader() as session:

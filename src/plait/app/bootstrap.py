@@ -19,27 +19,48 @@ import structlog
 from plait import __version__
 from plait.app.accounts import Accounts
 from plait.app.active_requests import ActiveRequests
+from plait.app.annotation_jobs import AnnotationJobs
+from plait.app.annotation_reply import AnnotationReplies
+from plait.app.annotations import Annotations
 from plait.app.app_access import AppAccess
 from plait.app.apps import Apps
 from plait.app.chat_runs import ChatRuns
+from plait.app.conversation_logs import ConversationLogs
+from plait.app.conversation_names import ConversationNames
 from plait.app.conversations import Conversations
 from plait.app.end_users import EndUsers
-from plait.app.engine_services import build_services
+from plait.app.engine_services import EngineServices, code_sandbox, egress_policy
+from plait.app.environment_secrets import EnvironmentSecrets
 from plait.app.feedback import Feedback
 from plait.app.files import Uploads
 from plait.app.keys import Keys
+from plait.app.model_credentials import ModelCredentials
+from plait.app.model_providers import ModelProviders
+from plait.app.model_resolver import LOCAL_PROVIDER, ModelOverride, ModelResolver
+from plait.app.run_files import RunFiles
+from plait.app.run_logs import RunLogs
 from plait.app.run_records import RunRecorder
+from plait.app.secret_box import SecretBox
+from plait.app.speech import Speech
+from plait.app.suggestions import SuggestedQuestions
 from plait.app.tasks import RunningTasks
+from plait.app.tool_catalog import ToolCatalog
+from plait.app.tool_files import ToolFiles
+from plait.app.tool_invoker import ToolInvokers, html_to_text
+from plait.app.tool_providers import ToolProviders
 from plait.app.workflow_logs import WorkflowLogs
 from plait.app.workflow_runs import WorkflowRuns
+from plait.app.workflow_tools import WorkflowTools
 from plait.app.workspaces import Workspaces
 from plait.egress import Egress
 from plait.engine.runtime import RunLimits
 from plait.errors import ServiceUnavailable
-from plait.providers.fake import FakeChatModel
+from plait.providers import registry as providers
 from plait.settings import Settings
+from plait.storage.broker import MemoryRunBroker
 from plait.storage.db import Database, migrate
 from plait.storage.files import LocalFileStore
+from plait.tools import ToolEnvironment, ToolRegistry
 
 log = structlog.get_logger(__name__)
 
@@ -81,11 +102,25 @@ class Plait:
     workflow_runs: WorkflowRuns
     chat_runs: ChatRuns
     conversations: Conversations
+    conversation_names: ConversationNames
+    suggested_questions: SuggestedQuestions
     feedback: Feedback
     active_requests: ActiveRequests
     uploads: Uploads
     app_access: AppAccess
     workflow_logs: WorkflowLogs
+    annotations: Annotations
+    annotation_replies: AnnotationReplies
+    annotation_jobs: AnnotationJobs
+    speech: Speech
+    conversation_logs: ConversationLogs
+    run_logs: RunLogs
+    models: ModelResolver
+    model_providers: ModelProviders
+    tools: ToolInvokers
+    tool_providers: ToolProviders
+    workflow_tools: WorkflowTools
+    tool_catalog: ToolCatalog
     egress: Egress
     version: str = __version__
 
@@ -106,7 +141,10 @@ class Plait:
         return current
 
     async def close(self) -> None:
+        await self.conversation_names.close()
+        await self.annotation_jobs.close()
         await self.recorder.close()
+        await self.models.aclose()
         await self.egress.aclose()
         await self.db.dispose()
 
@@ -120,28 +158,75 @@ def build(settings: Settings) -> Plait:
         sqlite_busy_timeout_ms=settings.database.sqlite_busy_timeout_ms,
     )
     recorder = RunRecorder(db)
-    # Until model providers are configured per workspace, every LLM node answers from the
-    # deterministic fake model: Plait runs offline with no keys.
-    services, egress = build_services(settings.egress, settings.code, FakeChatModel())
+    secret_key = resolve_secret_key(settings)
+    egress = Egress(egress_policy(settings.egress))
+    credentials = ModelCredentials(db, providers.installed, SecretBox(secret_key, "provider-credentials"))
+    models = ModelResolver(
+        providers.installed,
+        credentials,
+        egress,
+        override=ModelOverride.parse(settings.models.override, providers.installed),
+        builtin_credentials={LOCAL_PROVIDER: settings.local_models.provider_credentials()},
+        cache_seconds=settings.models.credentials_cache_seconds,
+    )
+    embedding_model_for = models.embedding_model
+    file_store = LocalFileStore(Path(settings.data_dir) / "files")
+    run_files = RunFiles(db, file_store, egress, max_bytes=settings.uploads.max_mb * 1024 * 1024)
+    tool_registry = ToolRegistry.from_entry_points(ToolEnvironment(http=egress, html_to_text=html_to_text))
+    tool_providers = ToolProviders(db, SecretBox(secret_key, "tool-credentials"), egress)
+    workflow_tools = WorkflowTools(db)
+    tools = ToolInvokers(
+        tool_registry,
+        tool_providers,
+        workflow_tools,
+        ToolFiles(db, file_store, max_bytes=settings.uploads.max_mb * 1024 * 1024),
+    )
+    services = EngineServices(egress, code_sandbox(settings.code), models, files=run_files, tools=tools)
     end_users = EndUsers(db)
-    workflow_runs = WorkflowRuns(db, end_users, recorder, services, RunLimits(), RunningTasks())
+    environment_secrets = EnvironmentSecrets(SecretBox(secret_key, "environment-secrets"))
+    workflow_runs = WorkflowRuns(
+        db,
+        end_users,
+        recorder,
+        services,
+        RunLimits(),
+        RunningTasks(),
+        files=run_files,
+        secrets=environment_secrets,
+        broker=MemoryRunBroker(),
+    )
+    workflow_tools.runs = workflow_runs  # workflows called as tools run the way every workflow runs
+    annotation_replies = AnnotationReplies(db, embedding_model_for)
+    app_access = AppAccess(db, cache_seconds=settings.server.api_key_cache_seconds)
+    apps = Apps(db, environment_secrets, on_changed=app_access.forget_app)
+    conversation_names = ConversationNames(db, models, apps)
     return Plait(
         settings=settings,
         db=db,
-        secret_key=resolve_secret_key(settings),
+        secret_key=secret_key,
         accounts=Accounts(db, settings.auth),
-        apps=Apps(db),
-        keys=Keys(db),
+        apps=apps,
+        keys=Keys(db, on_revoked=app_access.forget_key),
         workspaces=Workspaces(db),
         recorder=recorder,
         workflow_runs=workflow_runs,
-        chat_runs=ChatRuns(db, workflow_runs, recorder, services, RunLimits()),
-        conversations=Conversations(db),
+        chat_runs=ChatRuns(
+            db,
+            workflow_runs,
+            recorder,
+            services,
+            RunLimits(),
+            annotation_replies=annotation_replies,
+            names=conversation_names,
+        ),
+        conversations=Conversations(db, conversation_names),
+        conversation_names=conversation_names,
+        suggested_questions=SuggestedQuestions(db, models, apps),
         feedback=Feedback(db),
-        app_access=AppAccess(db),
+        app_access=app_access,
         uploads=Uploads(
             db,
-            LocalFileStore(Path(settings.data_dir) / "files"),
+            file_store,
             end_users,
             max_bytes=settings.uploads.max_mb * 1024 * 1024,
         ),
@@ -149,6 +234,18 @@ def build(settings: Settings) -> Plait:
             default_limit=settings.apps.default_active_requests, max_limit=settings.apps.max_active_requests
         ),
         workflow_logs=WorkflowLogs(db),
+        annotations=Annotations(db, embedding_model_for),
+        annotation_replies=annotation_replies,
+        annotation_jobs=AnnotationJobs(db, embedding_model_for),
+        speech=Speech(db),
+        conversation_logs=ConversationLogs(db),
+        run_logs=RunLogs(db),
+        models=models,
+        model_providers=ModelProviders(credentials, models),
+        tools=tools,
+        tool_providers=tool_providers,
+        workflow_tools=workflow_tools,
+        tool_catalog=ToolCatalog(tool_registry, tool_providers, workflow_tools),
         egress=egress,
     )
 
@@ -163,6 +260,8 @@ async def start(settings: Settings, *, migrate_now: bool | None = None) -> Plait
         )
         if settings.database.migrate_on_start if migrate_now is None else migrate_now:
             await migrate.upgrade(plait.db)
+            # The schema is current: jobs a stopped process left behind can be marked failed.
+            await plait.annotation_jobs.recover()
         plait.recorder.start()
     except BaseException:
         await plait.close()

@@ -1,4 +1,5 @@
-"""Conversations as an end user sees them: list, read back messages, rename, delete.
+"""Conversations as an end user sees them: list, read back messages, rename (by hand, or
+by the app's model: :mod:`plait.app.conversation_names`), delete.
 
 Every call is scoped to one app and one end user (the caller's ``user`` string): another
 user's conversation is indistinguishable from one that does not exist."""
@@ -10,6 +11,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy import select
 
+from plait.app.conversation_names import ConversationNames
 from plait.errors import InvalidInput, NotFound
 from plait.ids import is_uuid
 from plait.storage.db import Database
@@ -18,7 +20,6 @@ from plait.storage.db.tables import App, Conversation, ConversationVariable, End
 
 SORTS = ("created_at", "-created_at", "updated_at", "-updated_at")
 MAX_LIMIT = 100
-NAME_LENGTH = 40
 
 
 T = TypeVar("T")
@@ -38,8 +39,9 @@ def _limit(limit: int) -> int:
 
 
 class Conversations:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, names: ConversationNames) -> None:
         self._db = db
+        self._names = names
 
     async def _end_user(self, app: App, user: str) -> EndUser | None:
         async with self._db.reader() as session:
@@ -96,16 +98,21 @@ class Conversations:
         self, app: App, user: str, conversation_id: str, *, name: str | None, auto_generate: bool
     ) -> Conversation:
         conversation = await self._owned(app, user, conversation_id)
+        if auto_generate:
+            async with self._db.reader() as session:
+                first = await repo.first_message(session, conversation.id)
+            query = first.query if first else ""
+            # The model is asked outside the write transaction: it may take seconds.
+            new_name = await self._names.title_for(app, query)
+        elif not name or not name.strip():
+            raise InvalidInput("name must not be empty", params="name")
+        else:
+            new_name = name.strip()[:255]
         async with self._db.transaction() as session:
             row = await session.get(Conversation, conversation.id)
-            assert row is not None
-            if auto_generate:
-                first = await repo.first_message(session, row.id)
-                row.name = (first.query if first else "")[:NAME_LENGTH] or "New conversation"
-            else:
-                if not name or not name.strip():
-                    raise InvalidInput("name must not be empty", params="name")
-                row.name = name.strip()[:255]
+            if row is None:  # deleted while its name was being written
+                raise NotFound("Conversation Not Exists.")
+            row.name = new_name
         return row
 
     async def variables(self, app: App, user: str, conversation_id: str) -> list[ConversationVariable]:

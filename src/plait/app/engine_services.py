@@ -1,12 +1,13 @@
 """The engine's services for runs started by Plait: outbound HTTP through the egress
-client and code through the sandbox, both built from settings, and the chat model every
-LLM node talks to."""
+client, code through the sandbox, and models and tools through the workspace's providers."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
+from plait.app.run_files import RunFiles
 from plait.egress import Egress, EgressPolicy
-from plait.engine.services import Services
-from plait.providers.base import ChatModel
+from plait.engine.services import Models, Services, ToolInvoker
 from plait.sandbox import CodeSandbox, SandboxLimits
 from plait.settings import CodeSettings, EgressSettings
 
@@ -30,14 +31,48 @@ def code_sandbox(settings: CodeSettings) -> CodeSandbox:
     return CodeSandbox(limits, node_path=settings.node_path)
 
 
-def build_services(
-    egress_settings: EgressSettings, code_settings: CodeSettings, model: ChatModel
-) -> tuple[Services, Egress]:
-    """Services for a run, and the egress client to close when the run (or Plait) ends."""
-    egress = Egress(egress_policy(egress_settings))
-    services = Services(
-        chat_model=lambda _config: model,
-        http=lambda _node_id: egress,
-        code=code_sandbox(code_settings),
-    )
-    return services, egress
+class WorkspaceModelSource(Protocol):
+    """Where a workspace's models come from (``app.model_resolver.ModelResolver``)."""
+
+    def for_workspace(self, workspace_id: str) -> Models: ...
+
+
+class WorkspaceToolSource(Protocol):
+    """Where a workspace's tools come from (``app.tool_invoker.ToolInvokers``)."""
+
+    def for_workspace(self, workspace_id: str) -> ToolInvoker: ...
+
+
+class EngineServices:
+    """Builds the :class:`Services` of a run for the workspace it runs in. One per process;
+    the services of a workspace are kept, as they hold nothing per run."""
+
+    def __init__(
+        self,
+        egress: Egress,
+        code: CodeSandbox,
+        models: WorkspaceModelSource,
+        *,
+        files: RunFiles | None = None,
+        tools: WorkspaceToolSource | None = None,
+    ) -> None:
+        self.egress = egress
+        self.code = code
+        self.models = models
+        self.files = files
+        self.tools = tools
+        self._by_workspace: dict[str, Services] = {}
+
+    def for_workspace(self, workspace_id: str) -> Services:
+        services = self._by_workspace.get(workspace_id)
+        if services is None:
+            egress = self.egress
+            services = Services(
+                models=self.models.for_workspace(workspace_id),
+                http=lambda _node_id: egress,
+                code=self.code,
+                files=self.files.reader(workspace_id) if self.files is not None else None,
+                tools=self.tools.for_workspace(workspace_id) if self.tools is not None else None,
+            )
+            self._by_workspace[workspace_id] = services
+        return services

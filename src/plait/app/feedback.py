@@ -63,8 +63,9 @@ class Feedback:
                 existing.rating, existing.content = rating, content
 
     async def page(self, app: App, *, page: int, limit: int) -> tuple[Page[MessageFeedback], int]:
-        if page < 1 or not 1 <= limit <= 101:
-            raise InvalidInput("page must be at least 1 and limit between 1 and 101", params="limit")
+        # Dify caps page at 99999; an unbounded one overflows the database's integers.
+        if not 1 <= page <= 99_999 or not 1 <= limit <= 101:
+            raise InvalidInput("page must be between 1 and 99999 and limit between 1 and 101", params="limit")
         async with self._db.reader() as session:
             total = (
                 await session.execute(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -57,8 +58,10 @@ class KeyIdentity:
 
 
 class Keys:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, on_revoked: Callable[[str], None] | None = None) -> None:
         self._db = db
+        # Told the hash of a key once its deletion is committed (the Service API's key cache).
+        self._on_revoked = on_revoked
 
     async def create(self, workspace_id: str, actor: Actor, *, kind: KeyKind, app_id: str | None = None) -> CreatedKey:
         token = _new_token(kind)
@@ -110,6 +113,8 @@ class Keys:
                 session, actor, "api_key.revoked", workspace_id=workspace_id, target_type="api_key", target_id=key.id
             )
             await session.delete(key)
+        if self._on_revoked is not None:
+            self._on_revoked(key.token_hash)
 
     async def authenticate(self, token: str, *, kind: KeyKind) -> KeyIdentity:
         if not token.startswith(PREFIXES[kind]):

@@ -28,7 +28,9 @@ def configure_logging(settings: LogSettings) -> None:
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # Level first: a line below it is dropped before the other processors run (time
+        # stamp, context), not after (the request log line at LOG_LEVEL=WARNING, say).
+        processors=[structlog.stdlib.filter_by_level, *shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
@@ -54,3 +56,6 @@ def configure_logging(settings: LogSettings) -> None:
     logging.getLogger("uvicorn.access").disabled = True
     # Alembic narrates every connection at INFO; Plait logs what was migrated itself.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    # Vendor SDKs' HTTP clients log each request's full URL at INFO, query tokens included.
+    for name in ("httpx", "httpcore", "httpx2", "openai", "anthropic", "mcp"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

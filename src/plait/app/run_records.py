@@ -119,11 +119,14 @@ class RunCollector:
 class RunRecorder:
     """Queues finished runs and writes them in batches from one background task."""
 
-    def __init__(self, db: Database, *, max_batch: int = 500, max_delay: float = 0.01) -> None:
+    def __init__(self, db: Database, *, max_batch: int = 500, max_delay: float = 0.0) -> None:
         self._db = db
         self._max_batch = max_batch
-        # A group-commit window: waiting this long for more runs turns a commit per run into
-        # a commit per batch, at the price of records landing a few milliseconds later.
+        # Group commit without a window by default: the writer takes what is queued, and the
+        # runs that finish while it writes make the next batch. Under load batches grow by
+        # themselves (a commit per batch, not per run); when idle a record is written at once,
+        # so a blocking reply, which waits for its record, is not held for a window. A
+        # positive delay waits that long for more runs before each write.
         self._max_delay = max_delay
         self._queue: asyncio.Queue[RunRecord] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
@@ -155,6 +158,7 @@ class RunRecorder:
         while True:
             batch = [await self._queue.get()]
             if self._queue.qsize() < self._max_batch:
+                # Even without a window, one turn of the loop lets runs that finish together join.
                 await asyncio.sleep(self._max_delay)
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())

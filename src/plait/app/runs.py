@@ -8,12 +8,14 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from plait.app.model_resolver import BUILTIN_DEFAULTS
 from plait.engine.runtime import RunLimits, WorkflowRun
-from plait.engine.services import Services
+from plait.engine.services import FixedModels, Services
 from plait.engine.workflow import Workflow, load_workflow
 from plait.events import RunEvent
-from plait.providers.base import ChatModel
 from plait.providers.fake import FakeChatModel, ScriptedChatModel
+from plait.providers.pricing import PricedChatModel
+from plait.providers.registry import installed
 
 
 @dataclass(frozen=True)
@@ -46,13 +48,40 @@ def check(text: str | bytes) -> CheckReport:
     )
 
 
-def chat_models(model: str | None, mock_llm: Mapping[str, Any] | None) -> ChatModel:
-    """The model every LLM node of a headless run talks to. Until real providers are wired,
-    that is the deterministic fake (``--model fake``), optionally scripted per node."""
+def chat_models(
+    model: str | None, mock_llm: Mapping[str, Any] | None, *, local_credentials: Mapping[str, Any] | None = None
+) -> FixedModels:
+    """The models every LLM node of a headless run talks to: the deterministic fake
+    (``--model fake``, the default), optionally scripted per node, or Plait's offline local
+    models (``--model local``)."""
+    if model == "local":
+        spec = installed().get("local")
+        if spec is None or spec.build_chat is None or spec.build_embedding is None:
+            raise ValueError("the local models are not installed (make install)")
+        credentials = dict(local_credentials or {})
+        chat = spec.build_chat(credentials, BUILTIN_DEFAULTS["llm"][1], None, _NO_NETWORK)
+        embedding = spec.build_embedding(credentials, BUILTIN_DEFAULTS["text-embedding"][1], None, _NO_NETWORK)
+        return FixedModels(PricedChatModel(chat, None, "local"), embedding)
     if model not in (None, "fake"):
-        raise ValueError(f"model {model!r} is not available yet; use --model fake")
+        raise ValueError(f"model {model!r} is not available here; use --model fake or --model local")
     fake = FakeChatModel()
-    return ScriptedChatModel(mock_llm, fallback=fake) if mock_llm else fake
+    return FixedModels(ScriptedChatModel(mock_llm, fallback=fake) if mock_llm else fake)
+
+
+class _NoNetwork:
+    """The local models open no connection; anything that would is refused."""
+
+    def sdk_client(self, *, timeout: float | None = None) -> Any:
+        raise ValueError("the local models use no network")
+
+    def httpx2_client(self, *, timeout: float | None = None) -> Any:
+        raise ValueError("the local models use no network")
+
+    async def request(self, method: str, url: str, **_: Any) -> Any:
+        raise ValueError("the local models use no network")
+
+
+_NO_NETWORK = _NoNetwork()
 
 
 def event_json(event: RunEvent) -> dict[str, Any]:

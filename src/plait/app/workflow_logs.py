@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import String, cast, func, or_, select
 
@@ -26,6 +26,11 @@ class LogPage:
         return self.page * self.limit < self.total
 
 
+def _utc(moment: datetime) -> datetime:
+    """A bound without a time zone is read as UTC (Dify's filters are ISO-8601 in UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 class WorkflowLogs:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -41,8 +46,9 @@ class WorkflowLogs:
         created_before: datetime | None = None,
         created_after: datetime | None = None,
     ) -> LogPage:
-        if page < 1 or not 1 <= limit <= 100:
-            raise InvalidInput("page must be at least 1 and limit between 1 and 100", params="limit")
+        # Dify caps page at 99999; an unbounded one overflows the database's integers.
+        if not 1 <= page <= 99_999 or not 1 <= limit <= 100:
+            raise InvalidInput("page must be between 1 and 99999 and limit between 1 and 100", params="limit")
         if status is not None and status not in STATUSES:
             raise InvalidInput(f"status must be one of {', '.join(STATUSES)}", params="status")
         conditions = [WorkflowRun.app_id == app.id]
@@ -54,9 +60,9 @@ class WorkflowLogs:
                 or_(cast(WorkflowRun.inputs, String).like(pattern), cast(WorkflowRun.outputs, String).like(pattern))
             )
         if created_before:
-            conditions.append(WorkflowRun.created_at < created_before)
+            conditions.append(WorkflowRun.created_at < _utc(created_before))
         if created_after:
-            conditions.append(WorkflowRun.created_at > created_after)
+            conditions.append(WorkflowRun.created_at > _utc(created_after))
         async with self._db.reader() as session:
             total = (
                 await session.execute(select(func.count()).select_from(WorkflowRun).where(*conditions))

@@ -1,7 +1,9 @@
 """``GET /v1/models`` and ``POST /v1/chat/completions`` on the app an app key opens.
 
-The model listed is the app itself. The last user message is the turn's query; each call
-is a fresh conversation (the messages before it are the client's own history).
+The model listed is the app itself. The last user message is the turn's query; the user
+and assistant messages before it are the conversation so far, which the app's nodes with
+memory see (each call is a fresh conversation: the client keeps the history). System
+messages are left to the app, which has its own prompt.
 """
 
 from __future__ import annotations
@@ -45,6 +47,17 @@ def _text(content: str | list[dict[str, Any]] | None) -> str:
     if isinstance(content, list):
         return "".join(str(part.get("text", "")) for part in content if part.get("type") == "text")
     return content or ""
+
+
+def _history(messages: list[ChatMessageIn]) -> list[tuple[str, str]]:
+    """(user, assistant) turns from the messages before the query."""
+    turns: list[tuple[str, str]] = []
+    for message in messages:
+        if message.role == "user":
+            turns.append((_text(message.content), ""))
+        elif message.role == "assistant" and turns and not turns[-1][1]:
+            turns[-1] = (turns[-1][0], _text(message.content))
+    return turns
 
 
 def _model_card(app: App) -> dict[str, Any]:
@@ -93,12 +106,19 @@ async def _chunks(turn: PreparedTurn, events: AsyncIterator[RunEvent], model: st
 async def chat_completions(
     body: ChatCompletionBody, app: KeyApp, plait: PlaitDep
 ) -> dict[str, Any] | StreamingResponse:
-    query = next((_text(m.content) for m in reversed(body.messages) if m.role == "user"), None)
-    if query is None:
+    last = next((i for i in range(len(body.messages) - 1, -1, -1) if body.messages[i].role == "user"), None)
+    if last is None:
         raise InvalidInput("messages must include a user message", params="messages")
+    if app.mode == "agent-chat" and not body.stream:
+        raise InvalidInput("Agent Chat App does not support blocking mode", params="stream")
     turn = await plait.chat_runs.prepare(
-        app, user=body.user or "openai-client", query=query, inputs={}, conversation_id=None
+        app,
+        user=body.user or "openai-client",
+        query=_text(body.messages[last].content),
+        inputs={},
+        conversation_id=None,
     )
+    turn.history = _history(body.messages[:last])
     slot = plait.active_requests.acquire(app)
     events = slot.around(plait.chat_runs.execute(turn))
     if body.stream:
@@ -107,6 +127,8 @@ async def chat_completions(
     async for event in events:
         if isinstance(event, WorkflowFinished):
             finished = event
+    if turn.error is not None:
+        raise turn.error
     finish = "stop" if finished and finished.status in ("succeeded", "partial-succeeded") else "error"
     return {
         "id": f"chatcmpl-{turn.message_id}",

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from plait import __version__
 from plait.api.deps import PlaitDep
 from plait.api.service.auth import KeyApp
+from plait.app.app_config import features_of
 from plait.errors import Forbidden
 
 router = APIRouter(tags=["service: app"])
@@ -68,7 +69,7 @@ async def parameters(app: KeyApp, plait: PlaitDep) -> dict[str, Any]:
     version = await plait.apps.published_version(app.workspace_id, app.id)
     workflow = (version.workflow if version else None) or {}
     config = (version.model_config_ if version else None) or {}
-    features = workflow.get("features") or config
+    features = features_of(version) if version is not None else {}
     form: list[dict[str, Any]] = list(config.get("user_input_form") or [])
     for node in (workflow.get("graph") or {}).get("nodes") or []:
         data = node.get("data") or {}

@@ -13,7 +13,8 @@ from plait.api.deps import PlaitDep
 from plait.api.service.auth import KeyApp
 from plait.app.bootstrap import Plait
 from plait.app.chat_runs import PreparedTurn
-from plait.events import RunEvent
+from plait.errors import InvalidInput
+from plait.events import RunEvent, WorkflowFinished
 from plait.storage.db.tables import App
 
 router = APIRouter(tags=["service: chat"])
@@ -29,8 +30,19 @@ class ChatBody(BaseModel):
     auto_generate_name: bool = True
 
 
+def _reply_metadata(turn: PreparedTurn) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"usage": turn.usage, "retriever_resources": []}
+    if turn.annotation is not None:
+        metadata["annotation_reply"] = turn.annotation.reply
+    return metadata
+
+
 def _metadata(turn: PreparedTurn) -> dict[str, Any]:
-    return {"metadata": {"usage": turn.usage, "retriever_resources": []}, "files": None}
+    return {"metadata": _reply_metadata(turn), "files": None}
+
+
+# What Dify streams when an annotation answers: the answer and the end, no workflow events.
+ANNOTATION_EVENTS = ("message", "message_end")
 
 
 async def respond(
@@ -43,7 +55,7 @@ async def respond(
     if streaming:
 
         def encode(event: RunEvent) -> list[dict[str, Any]]:
-            return sse.chat_event(
+            payloads = sse.chat_event(
                 event,
                 task_id=turn.task_id,
                 run_id=turn.run_id,
@@ -54,10 +66,20 @@ async def respond(
                 message_end=lambda: _metadata(turn),
                 mode=mode,
             )
+            if turn.annotation is not None:
+                return [payload for payload in payloads if payload["event"] in ANNOTATION_EVENTS]
+            if isinstance(event, WorkflowFinished) and turn.error is not None:
+                # A failed turn ends with Dify's error event instead of message_end.
+                error = turn.error
+                failed = [payload for payload in payloads if payload["event"] != "message_end"]
+                return [*failed, sse.error_event(error, task_id=turn.task_id, message_id=turn.message_id)]
+            return payloads
 
         return StreamingResponse(sse.stream(events, encode), media_type="text/event-stream", headers=sse.HEADERS)
     async for _event in events:
         pass
+    if turn.error is not None:
+        raise turn.error
     reply: dict[str, Any] = {
         "event": "message",
         "task_id": turn.task_id,
@@ -66,7 +88,7 @@ async def respond(
         "conversation_id": turn.conversation_id,
         "mode": mode,
         "answer": turn.answer,
-        "metadata": {"usage": turn.usage, "retriever_resources": []},
+        "metadata": _reply_metadata(turn),
         "created_at": turn.created_at,
     }
     if mode == "completion":
@@ -76,10 +98,19 @@ async def respond(
 
 @router.post("/chat-messages", response_model=None)
 async def chat_messages(body: ChatBody, app: KeyApp, plait: PlaitDep) -> dict[str, Any] | StreamingResponse:
+    streaming = body.response_mode == "streaming"
+    if app.mode == "agent-chat" and not streaming:
+        raise InvalidInput("Agent Chat App does not support blocking mode", params="response_mode")
     turn = await plait.chat_runs.prepare(
-        app, user=body.user, query=body.query, inputs=body.inputs, conversation_id=body.conversation_id or None
+        app,
+        user=body.user,
+        query=body.query,
+        inputs=body.inputs,
+        conversation_id=body.conversation_id or None,
+        files=body.files,
+        auto_generate_name=body.auto_generate_name,
     )
-    return await respond(turn, app, plait, streaming=body.response_mode == "streaming", mode=app.mode)
+    return await respond(turn, app, plait, streaming=streaming, mode=app.mode)
 
 
 class StopBody(BaseModel):
@@ -104,7 +135,13 @@ class CompletionBody(BaseModel):
 @router.post("/completion-messages", response_model=None)
 async def completion_messages(body: CompletionBody, app: KeyApp, plait: PlaitDep) -> dict[str, Any] | StreamingResponse:
     turn = await plait.chat_runs.prepare(
-        app, user=body.user, query=body.query, inputs=body.inputs, conversation_id=None, completion=True
+        app,
+        user=body.user,
+        query=body.query,
+        inputs=body.inputs,
+        conversation_id=None,
+        completion=True,
+        files=body.files,
     )
     return await respond(turn, app, plait, streaming=body.response_mode == "streaming", mode="completion")
 

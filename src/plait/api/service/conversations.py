@@ -1,4 +1,4 @@
-"""Conversations and message history of the calling end user."""
+"""Conversations and message history of the calling end user, and what they might ask next."""
 
 from __future__ import annotations
 
@@ -46,7 +46,16 @@ def message_item(row: Message, rating: str | None = None) -> dict[str, Any]:
         "message_files": [],
         "feedback": {"rating": rating} if rating else None,
         "retriever_resources": [],
-        "agent_thoughts": [],
+        "agent_thoughts": [
+            {
+                **thought,
+                "chain_id": None,
+                "message_id": row.id,
+                "tool_labels": {name: {"en_US": name} for name in str(thought.get("tool") or "").split(";") if name},
+                "files": [],
+            }
+            for thought in (row.message_metadata or {}).get("agent_thoughts") or []
+        ],
         "extra_contents": [],
         "message_tokens": usage.get("prompt_tokens", 0),
         "answer_tokens": usage.get("completion_tokens", 0),
@@ -84,6 +93,12 @@ async def list_messages(
     ratings = await plait.feedback.ratings([row.id for row in page.items])
     data = [message_item(row, ratings.get(row.id)) for row in page.items]
     return {"limit": page.limit, "has_more": page.has_more, "data": data}
+
+
+@router.get("/messages/{message_id}/suggested")
+async def suggested_questions(message_id: str, app: KeyApp, plait: PlaitDep, user: User) -> dict[str, Any]:
+    questions = await plait.suggested_questions.after(app, user, message_id)
+    return {"result": "success", "data": questions}
 
 
 class RenameBody(BaseModel):

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from plait.api.deps import PlaitDep
+from plait.api.nul_characters import MESSAGE as NUL_MESSAGE
 from plait.api.service.auth import KeyApp
 from plait.errors import BadRequest, InvalidInput, PayloadTooLarge
 
@@ -39,6 +40,8 @@ async def upload(request: Request, app: KeyApp, plait: PlaitDep) -> dict[str, An
     part = files[0]
     if not part.filename:
         raise BadRequest("The file has no name.", code="filename_not_exists_error")
+    if "\x00" in user or "\x00" in part.filename:  # multipart bodies pass the NUL guard unscanned
+        raise InvalidInput(NUL_MESSAGE, params="user" if "\x00" in user else "file")
     content = await _read_capped(part, plait.uploads.max_bytes)
     row = await plait.uploads.upload(app, user, filename=part.filename, mime_type=part.content_type, content=content)
     preview = f"/v1/files/{row.id}/preview"

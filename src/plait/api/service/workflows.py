@@ -17,7 +17,8 @@ from plait.api.deps import PlaitDep
 from plait.api.service.auth import KeyApp
 from plait.app.bootstrap import Plait
 from plait.events import WorkflowFinished
-from plait.storage.db.tables import App
+from plait.storage.db.tables import App, EndUser
+from plait.storage.db.tables import WorkflowRun as WorkflowRunRow
 
 router = APIRouter(tags=["service: workflows"])
 
@@ -44,7 +45,7 @@ async def run_workflow_version(
 
 async def _run(body: RunBody, app: App, plait: Plait, version_id: str | None) -> dict[str, Any] | StreamingResponse:
     runs = plait.workflow_runs
-    prepared = await runs.prepare(app, user=body.user, inputs=body.inputs, version_id=version_id)
+    prepared = await runs.prepare(app, user=body.user, inputs=body.inputs, version_id=version_id, files=body.files)
     slot = plait.active_requests.acquire(app)
     events = slot.around(runs.execute(prepared))
     created_at = int(time.time())
@@ -100,6 +101,40 @@ async def stop_workflow(task_id: str, body: StopBody, app: KeyApp, plait: PlaitD
     return {"result": "success"}
 
 
+def log_item(run: WorkflowRunRow, end_user: EndUser | None) -> dict[str, Any]:
+    """A workflow log item, as ``/workflows/logs`` and the console's app logs show it."""
+    return {
+        "id": run.id,
+        "workflow_run": {
+            "id": run.id,
+            "version": run.version,
+            "status": run.status,
+            "error": run.error,
+            "elapsed_time": run.elapsed_time,
+            "total_tokens": run.total_tokens,
+            "total_steps": run.total_steps,
+            "created_at": int(run.created_at.timestamp()),
+            "finished_at": int(run.finished_at.timestamp()) if run.finished_at else None,
+            "exceptions_count": run.exceptions_count,
+            "triggered_from": run.triggered_from,
+        },
+        "created_from": "service-api",
+        "created_by_role": run.created_by_role,
+        "created_by_account": None,
+        "created_by_end_user": (
+            {
+                "id": end_user.id,
+                "type": end_user.type,
+                "is_anonymous": end_user.is_anonymous,
+                "session_id": end_user.session_id,
+            }
+            if end_user
+            else None
+        ),
+        "created_at": int(run.created_at.timestamp()),
+    }
+
+
 @router.get("/workflows/logs")
 async def workflow_logs(
     app: KeyApp,
@@ -120,40 +155,7 @@ async def workflow_logs(
         created_before=created_at__before,
         created_after=created_at__after,
     )
-    data = []
-    for run, end_user in result.runs:
-        data.append(
-            {
-                "id": run.id,
-                "workflow_run": {
-                    "id": run.id,
-                    "version": run.version,
-                    "status": run.status,
-                    "error": run.error,
-                    "elapsed_time": run.elapsed_time,
-                    "total_tokens": run.total_tokens,
-                    "total_steps": run.total_steps,
-                    "created_at": int(run.created_at.timestamp()),
-                    "finished_at": int(run.finished_at.timestamp()) if run.finished_at else None,
-                    "exceptions_count": run.exceptions_count,
-                    "triggered_from": run.triggered_from,
-                },
-                "created_from": "service-api",
-                "created_by_role": run.created_by_role,
-                "created_by_account": None,
-                "created_by_end_user": (
-                    {
-                        "id": end_user.id,
-                        "type": end_user.type,
-                        "is_anonymous": end_user.is_anonymous,
-                        "session_id": end_user.session_id,
-                    }
-                    if end_user
-                    else None
-                ),
-                "created_at": int(run.created_at.timestamp()),
-            }
-        )
+    data = [log_item(run, end_user) for run, end_user in result.runs]
     return {
         "page": result.page,
         "limit": result.limit,
@@ -165,8 +167,27 @@ async def workflow_logs(
 
 @router.get("/workflow/{workflow_run_id}/events", response_model=None)
 async def run_events(workflow_run_id: str, app: KeyApp, plait: PlaitDep, user: str) -> StreamingResponse:
-    """Reconnect to a run. A finished run (all a later request can find, since runs are
-    recorded when they end) replays its ``workflow_finished`` event and the stream closes."""
+    """Reconnect to a run (only its starter may). A run going on in this process streams
+    every event so far, then the live ones until it ends; a finished run replays its
+    ``workflow_finished`` event and the stream closes."""
+    live = plait.workflow_runs.live(app, workflow_run_id, user)
+    if live is not None:
+        broker = plait.workflow_runs.broker
+        assert broker is not None
+
+        def encode(event: Any) -> list[dict[str, Any]]:
+            payload = sse.workflow_event(
+                event,
+                task_id=live.task_id,
+                run_id=live.run_id,
+                workflow_id=live.workflow_id,
+                created_at=live.created_at,
+            )
+            return [payload] if payload is not None else []
+
+        return StreamingResponse(
+            sse.stream(broker.follow(live.run_id), encode), media_type="text/event-stream", headers=sse.HEADERS
+        )
     row = await plait.workflow_runs.started_by(app, workflow_run_id, user)
     created_at = int(row.created_at.timestamp())
     finished = WorkflowFinished(

@@ -477,3 +477,184 @@ class AuditEvent(Base):
         CheckConstraint(_in("actor_type", ("account", "api_key", "cli", "system")), name="actor_type"),
         Index(None, "workspace_id", "created_at"),
     )
+
+
+ANNOTATION_JOB_STATUSES = ("waiting", "processing", "completed", "error")
+
+
+class Annotation(Timestamps, Base):
+    """A curated answer to a question. With annotation reply on, a chat turn whose query is
+    close enough to ``question`` is answered with ``answer`` and no model call.
+
+    ``embedding`` is the question's vector as the model named in it made it:
+    ``{"provider", "model", "question", "vector"}``; a changed question or another model
+    shows it stale, and the enable job recomputes it."""
+
+    __tablename__ = "annotations"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    app_id: Mapped[str] = mapped_column(Id, ForeignKey("apps.id", ondelete="CASCADE"))
+    conversation_id: Mapped[str | None] = mapped_column(Id, ForeignKey("conversations.id", ondelete="SET NULL"))
+    message_id: Mapped[str | None] = mapped_column(Id, ForeignKey("messages.id", ondelete="SET NULL"), index=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    hit_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_by_account_id: Mapped[str | None] = mapped_column(Id, ForeignKey("accounts.id", ondelete="SET NULL"))
+    embedding: Mapped[dict[str, Any] | None]
+
+    __table_args__ = (
+        CheckConstraint("hit_count >= 0", name="hit_count"),
+        Index(None, "app_id", "created_at"),
+    )
+
+
+class AnnotationSetting(Timestamps, Base):
+    """An app's annotation reply, present while it is on: the embedding model and the least
+    similarity a query needs to get an annotation's answer."""
+
+    __tablename__ = "annotation_settings"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    app_id: Mapped[str] = mapped_column(Id, ForeignKey("apps.id", ondelete="CASCADE"), unique=True)
+    score_threshold: Mapped[float] = mapped_column(Float)
+    embedding_provider_name: Mapped[str] = mapped_column(String(255))
+    embedding_model_name: Mapped[str] = mapped_column(String(255))
+    created_by_account_id: Mapped[str | None] = mapped_column(Id, ForeignKey("accounts.id", ondelete="SET NULL"))
+    updated_by_account_id: Mapped[str | None] = mapped_column(Id, ForeignKey("accounts.id", ondelete="SET NULL"))
+
+
+class AnnotationHit(Base):
+    """One query answered from an annotation: what was asked, how similar it was, which
+    message got the answer and who asked. The annotation's question and answer are copied,
+    as they stood then."""
+
+    __tablename__ = "annotation_hit_histories"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    app_id: Mapped[str] = mapped_column(Id, ForeignKey("apps.id", ondelete="CASCADE"))
+    annotation_id: Mapped[str] = mapped_column(Id, ForeignKey("annotations.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(16))
+    question: Mapped[str] = mapped_column(Text)
+    score: Mapped[float] = mapped_column(Float)
+    message_id: Mapped[str | None] = mapped_column(Id, ForeignKey("messages.id", ondelete="SET NULL"))
+    end_user_id: Mapped[str | None] = mapped_column(Id, ForeignKey("end_users.id", ondelete="SET NULL"))
+    account_id: Mapped[str | None] = mapped_column(Id, ForeignKey("accounts.id", ondelete="SET NULL"))
+    annotation_question: Mapped[str] = mapped_column(Text)
+    annotation_answer: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(_in("source", ("api", "console")), name="source"),
+        Index(None, "annotation_id", "created_at"),
+        Index(None, "app_id", "created_at"),
+    )
+
+
+class AnnotationJob(Timestamps, Base):
+    """A background enable or disable of an app's annotation reply. ``runner_id`` names the
+    process running it and ``heartbeat_at`` says it is still alive; a job whose runner
+    stopped beating is marked ``error`` instead of staying ``processing`` for ever."""
+
+    __tablename__ = "annotation_jobs"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    app_id: Mapped[str] = mapped_column(Id, ForeignKey("apps.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    error_msg: Mapped[str] = mapped_column(Text, default="")
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=json_default)
+    runner_id: Mapped[str] = mapped_column(String(64))
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_account_id: Mapped[str | None] = mapped_column(Id, ForeignKey("accounts.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        CheckConstraint(_in("action", ("enable", "disable")), name="action"),
+        CheckConstraint(_in("status", ANNOTATION_JOB_STATUSES), name="status"),
+        Index(None, "app_id", "status"),
+    )
+
+
+MODEL_TYPES = ("llm", "text-embedding", "rerank")
+
+
+class ProviderCredential(Timestamps, Base):
+    """A workspace's credentials for a model provider (``model_name`` empty) or for one of
+    its custom models (a self-hosted server's model, an Azure deployment). ``config`` holds
+    the credential form's values with every secret field sealed (``app/secret_box.py``)."""
+
+    __tablename__ = "provider_credentials"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(64))
+    model_type: Mapped[str] = mapped_column(String(32), default="")
+    model_name: Mapped[str] = mapped_column(String(255), default="")
+    config: Mapped[dict[str, Any]] = mapped_column(default=json_default)
+    created_by: Mapped[str | None] = mapped_column(Id, ForeignKey("accounts.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "provider", "model_type", "model_name"),
+        CheckConstraint(_in("model_type", ("", *MODEL_TYPES)), name="model_type"),
+    )
+
+
+class DefaultModel(Timestamps, Base):
+    """The model a workspace uses for a model type when an app names none."""
+
+    __tablename__ = "default_models"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    model_type: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[str] = mapped_column(String(64))
+    model_name: Mapped[str] = mapped_column(String(255))
+
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "model_type"),
+        CheckConstraint(_in("model_type", MODEL_TYPES), name="model_type"),
+    )
+
+
+TOOL_PROVIDER_TYPES = ("api", "mcp")
+
+
+class CustomToolProvider(Timestamps, Base):
+    """A workspace's own tool provider: an OpenAPI document (``api``) or an MCP server
+    (``mcp``). ``config`` holds the provider's form; every credential and header value (and
+    an MCP server's URL, whose query may carry a token) is sealed (``app/secret_box.py``).
+    ``server_identifier`` names an MCP server in DSL files (Dify's ``provider_id``)."""
+
+    __tablename__ = "tool_providers"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    provider_type: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(255))
+    server_identifier: Mapped[str | None] = mapped_column(String(64))
+    config: Mapped[dict[str, Any]] = mapped_column(default=json_default)
+    created_by: Mapped[str | None] = mapped_column(Id, ForeignKey("accounts.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "provider_type", "name"),
+        UniqueConstraint("workspace_id", "server_identifier"),
+        CheckConstraint(_in("provider_type", TOOL_PROVIDER_TYPES), name="provider_type"),
+    )
+
+
+class WorkflowToolProvider(Timestamps, Base):
+    """A published workflow app offered as a tool under ``name`` (one registration per app).
+    ``config`` holds the icon, the parameters' descriptions, the privacy policy and labels."""
+
+    __tablename__ = "workflow_tools"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    app_id: Mapped[str] = mapped_column(Id, ForeignKey("apps.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    config: Mapped[dict[str, Any]] = mapped_column(default=json_default)
+    created_by: Mapped[str | None] = mapped_column(Id, ForeignKey("accounts.id", ondelete="SET NULL"))
+
+    __table_args__ = (UniqueConstraint("workspace_id", "name"), UniqueConstraint("app_id"))
