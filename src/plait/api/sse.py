@@ -9,13 +9,13 @@ is recorded (it can be read back by its id).
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import structlog
 
+from plait.api.replies import dumps
 from plait.errors import PlaitError
 from plait.events import (
     AgentLog,
@@ -43,7 +43,7 @@ _background: set[asyncio.Task[None]] = set()
 
 
 def frame(payload: dict[str, Any]) -> bytes:
-    return b"data: " + json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str).encode() + b"\n\n"
+    return b"data: " + dumps(payload) + b"\n\n"
 
 
 def _node(event: NodeStarted | NodeFinished, now: int) -> dict[str, Any]:

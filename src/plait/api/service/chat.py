@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from plait.api import sse
 from plait.api.deps import PlaitDep
+from plait.api.replies import json_reply
 from plait.api.service.auth import KeyApp
 from plait.app.bootstrap import Plait
 from plait.app.chat_runs import PreparedTurn
@@ -45,9 +46,7 @@ def _metadata(turn: PreparedTurn) -> dict[str, Any]:
 ANNOTATION_EVENTS = ("message", "message_end")
 
 
-async def respond(
-    turn: PreparedTurn, app: App, plait: Plait, *, streaming: bool, mode: str
-) -> dict[str, Any] | StreamingResponse:
+async def respond(turn: PreparedTurn, app: App, plait: Plait, *, streaming: bool, mode: str) -> Response:
     """Run a chat-family turn under the app's concurrency gate and answer as Dify does: a
     stream of events, or one ``message`` reply (completion replies have no conversation)."""
     slot = plait.active_requests.acquire(app)
@@ -93,11 +92,11 @@ async def respond(
     }
     if mode == "completion":
         del reply["conversation_id"]
-    return reply
+    return json_reply(reply)
 
 
 @router.post("/chat-messages", response_model=None)
-async def chat_messages(body: ChatBody, app: KeyApp, plait: PlaitDep) -> dict[str, Any] | StreamingResponse:
+async def chat_messages(body: ChatBody, app: KeyApp, plait: PlaitDep) -> Response:
     streaming = body.response_mode == "streaming"
     if app.mode == "agent-chat" and not streaming:
         raise InvalidInput("Agent Chat App does not support blocking mode", params="response_mode")
@@ -133,7 +132,7 @@ class CompletionBody(BaseModel):
 
 
 @router.post("/completion-messages", response_model=None)
-async def completion_messages(body: CompletionBody, app: KeyApp, plait: PlaitDep) -> dict[str, Any] | StreamingResponse:
+async def completion_messages(body: CompletionBody, app: KeyApp, plait: PlaitDep) -> Response:
     turn = await plait.chat_runs.prepare(
         app,
         user=body.user,

@@ -9,11 +9,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from plait.api import sse
 from plait.api.deps import PlaitDep
+from plait.api.replies import json_reply
 from plait.api.service.auth import KeyApp
 from plait.app.bootstrap import Plait
 from plait.events import WorkflowFinished
@@ -31,19 +32,17 @@ class RunBody(BaseModel):
 
 
 @router.post("/workflows/run", response_model=None)
-async def run_workflow(body: RunBody, app: KeyApp, plait: PlaitDep) -> dict[str, Any] | StreamingResponse:
+async def run_workflow(body: RunBody, app: KeyApp, plait: PlaitDep) -> Response:
     return await _run(body, app, plait, None)
 
 
 @router.post("/workflows/{workflow_id}/run", response_model=None)
-async def run_workflow_version(
-    workflow_id: str, body: RunBody, app: KeyApp, plait: PlaitDep
-) -> dict[str, Any] | StreamingResponse:
+async def run_workflow_version(workflow_id: str, body: RunBody, app: KeyApp, plait: PlaitDep) -> Response:
     """Run one published version of the app (``workflow_id`` as the version list shows it)."""
     return await _run(body, app, plait, workflow_id)
 
 
-async def _run(body: RunBody, app: App, plait: Plait, version_id: str | None) -> dict[str, Any] | StreamingResponse:
+async def _run(body: RunBody, app: App, plait: Plait, version_id: str | None) -> Response:
     runs = plait.workflow_runs
     prepared = await runs.prepare(app, user=body.user, inputs=body.inputs, version_id=version_id, files=body.files)
     slot = plait.active_requests.acquire(app)
@@ -69,7 +68,7 @@ async def _run(body: RunBody, app: App, plait: Plait, version_id: str | None) ->
     if prepared.stored is not None:
         await prepared.stored  # the run can be read back as soon as this reply arrives
     data = sse.finished_data(finished, workflow_id, created_at, int(time.time()))
-    return {"task_id": prepared.task_id, "workflow_run_id": prepared.run_id, "data": data}
+    return json_reply({"task_id": prepared.task_id, "workflow_run_id": prepared.run_id, "data": data})
 
 
 @router.get("/workflows/run/{workflow_run_id}")
