@@ -121,9 +121,28 @@ class StorageSettings(BaseSettings):
 
 
 class VectorSettings(BaseSettings):
+    """Where knowledge bases' vectors and full text live."""
+
     model_config = _CONFIG
 
-    store: Literal["embedded"] = Field(default="embedded", validation_alias="VECTOR_STORE")
+    store: Literal["embedded", "pgvector"] = Field(default="embedded", validation_alias="VECTOR_STORE")
+    # PostgreSQL with the vector extension; defaults to DATABASE_URL when that is PostgreSQL.
+    pgvector_url: str | None = Field(
+        default=None, pattern=r"^postgres(ql)?(\+asyncpg)?://", validation_alias="PGVECTOR_URL"
+    )
+
+
+class KnowledgeSettings(BaseSettings):
+    """Indexing of knowledge-base documents."""
+
+    model_config = _CONFIG
+
+    indexing_concurrency: int = Field(default=4, ge=1, le=64, validation_alias="PLAIT_INDEXING_CONCURRENCY")
+    embedding_batch_size: int = Field(default=32, ge=1, le=2048, validation_alias="PLAIT_EMBEDDING_BATCH_SIZE")
+    embedding_concurrency: int = Field(default=2, ge=1, le=64, validation_alias="PLAIT_EMBEDDING_CONCURRENCY")
+    max_segmentation_tokens: int = Field(
+        default=4000, ge=50, le=32_000, validation_alias="INDEXING_MAX_SEGMENTATION_TOKENS_LENGTH"
+    )
 
 
 class EgressSettings(BaseSettings):
@@ -236,6 +255,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     vector: VectorSettings = Field(default_factory=VectorSettings)
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     egress: EgressSettings = Field(default_factory=EgressSettings)
     code: CodeSettings = Field(default_factory=CodeSettings)
     apps: AppLimitSettings = Field(default_factory=AppLimitSettings)
@@ -260,6 +280,15 @@ class Settings(BaseSettings):
         if self.database.url:
             return self.database.url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'plait.db').resolve()}"
+
+    @property
+    def pgvector_url(self) -> str | None:
+        """Where ``VECTOR_STORE=pgvector`` keeps its tables: ``PGVECTOR_URL``, or the
+        PostgreSQL ``DATABASE_URL``."""
+        if self.vector.pgvector_url:
+            return self.vector.pgvector_url
+        url = self.database.url
+        return url if url and url.startswith("postgres") else None
 
 
 def _check_production(settings: Settings) -> None:

@@ -1,9 +1,11 @@
-"""Tenant isolation, route by route: with workspace A's app keys and console session, every
-route of the Service and console APIs that takes an id is probed with workspace B's ids
-(apps, versions, conversations, messages, end users, files, runs, tasks, keys, annotations,
-annotation settings and jobs). Each answers as it would for an id that does not exist, and
-no reply carries anything of B's. The route list comes from the OpenAPI document, so a new
-route with an id fails this test until it has its probe."""
+"""Tenant isolation, route by route: with workspace A's app and dataset keys and console
+session, every route of the Service and console APIs that takes an id is probed with
+workspace B's ids (apps, versions, conversations, messages, end users, files, runs, tasks,
+keys, annotations, annotation settings and jobs; datasets, documents, batches, segments,
+child chunks, tags, metadata fields, knowledge uploads and ``ds-`` keys, see
+``knowledge_probes``). Each answers as it would for an id that does not exist, and no reply
+carries anything of B's. The route list comes from the OpenAPI document, so a new route
+with an id fails this test until it has its probe."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from plait.app.tool_providers import McpProviderForm
 from plait.ids import new_id
 from plait.storage.db.tables import Message, Workspace
 
+from .knowledge_probes import KNOWLEDGE_SECRET, empty_list_probes, knowledge_data, knowledge_probes
 from .test_service_chat import CHATFLOW
 from .test_service_workflows import WORKFLOW_APP, Published, publish
 
@@ -66,6 +69,11 @@ class Tenant:
     chat: Published
     workflow: Published
     ids: dict[str, str]
+    knowledge_token: str
+
+    @property
+    def knowledge_auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.knowledge_token}"}
 
 
 async def _tenant_data(client: httpx.AsyncClient, plait: Plait, workspace_id: str) -> Tenant:
@@ -118,7 +126,8 @@ async def _tenant_data(client: httpx.AsyncClient, plait: Plait, workspace_id: st
         "key_id": key.id,
         "mcp_provider_id": mcp.id,
     }
-    return Tenant(chat, workflow, ids)
+    knowledge, knowledge_token = await knowledge_data(client, plait, workspace_id)
+    return Tenant(chat, workflow, ids | knowledge, knowledge_token)
 
 
 async def _message(plait: Plait, message_id: str) -> Message:
@@ -143,7 +152,7 @@ async def tenants(client: httpx.AsyncClient, plait: Plait) -> tuple[Tenant, Tena
     return mine, theirs, login.json()["data"]["access_token"]
 
 
-def _probes(mine: Tenant, theirs: Tenant) -> dict[tuple[str, str], list[dict[str, Any]]]:
+def _probes(mine: Tenant, theirs: Tenant, routes: list[tuple[str, str]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Per route, the requests that aim A's credentials at B's ids."""
     b = theirs.ids
     user = {"user": "alice"}
@@ -245,7 +254,11 @@ def _probes(mine: Tenant, theirs: Tenant) -> dict[tuple[str, str], list[dict[str
             {"path": {"provider_id": b["mcp_provider_id"]}}
         ],
     }
-    return probes
+    return probes | knowledge_probes(routes, mine.ids, theirs.ids)
+
+
+def _json(response: httpx.Response) -> Any:
+    return response.json() if response.content else None
 
 
 def _fill(path: str, values: dict[str, str]) -> str:
@@ -258,10 +271,10 @@ async def test_every_route_reads_another_tenants_ids_as_missing(
     client: httpx.AsyncClient, plait: Plait, tenants: tuple[Tenant, Tenant, str]
 ) -> None:
     mine, theirs, session = tenants
-    probes = _probes(mine, theirs)
     console = {"Authorization": f"Bearer {session}"}
     document = (await client.get("/openapi.json")).json()
     routes = [(method.upper(), path) for path, item in document["paths"].items() for method in item]
+    probes = _probes(mine, theirs, routes)
     filler = {name: new_id() for name in ("key_id", "annotation_id", "job_id", "setting_id", "run_id")} | {
         "action": "enable"
     }
@@ -285,13 +298,21 @@ async def test_every_route_reads_another_tenants_ids_as_missing(
 
     for (method, path), requests in probes.items():
         for request in requests:
-            if path.startswith("/v1"):
+            if request.get("auth") == "dataset" and path.startswith("/v1"):
+                headers = mine.knowledge_auth
+            elif path.startswith("/v1"):
                 headers = (mine.workflow if request.get("workflow") else mine.chat).auth
             else:
                 headers = console
             values = request.get("path", {})
             response = await client.request(
-                method, _fill(path, values), headers=headers, params=request.get("params"), json=request.get("json")
+                method,
+                _fill(path, values),
+                headers=headers,
+                params=request.get("params"),
+                json=request.get("json"),
+                files=request.get("files"),
+                data=request.get("data"),
             )
             unknown = None
             if (method, path) in SAME_AS_UNKNOWN:
@@ -301,17 +322,27 @@ async def test_every_route_reads_another_tenants_ids_as_missing(
                 unknown = await client.request(
                     method, _fill(path, fresh), headers=headers, params=request.get("params"), json=request.get("json")
                 )
+            elif "unknown_json" in request:  # B's id in the body: answered as an unknown id is
+                unknown = await client.request(
+                    method, _fill(path, values), headers=headers, json=request["unknown_json"]
+                )
             sent.append((method, path, response, unknown))
 
-    leaked = set(theirs.ids.values()) - {""} | {SECRET, SECRET_ANSWER}
+    for kind, url, params in empty_list_probes(theirs.ids):
+        headers = mine.knowledge_auth if kind == "dataset" else console
+        response = await client.get(url, headers=headers, params=params)
+        listed = response.json()
+        assert (response.status_code, listed["data"], listed["total"]) == (200, [], 0), f"{url} {params}: {listed}"
+
+    leaked = set(theirs.ids.values()) - {""} | {SECRET, SECRET_ANSWER, KNOWLEDGE_SECRET, "Their secret", "secret-tag"}
     for method, _path, response, unknown in sent:
         where = f"{method} {response.request.url}: {response.status_code} {response.text[:200]}"
         if unknown is not None:
-            assert (response.status_code, response.json()) == (unknown.status_code, unknown.json()), where
+            assert (response.status_code, _json(response)) == (unknown.status_code, _json(unknown)), where
         else:
             assert response.status_code in (403, 404), where
         # B's words, or B's ids other than the one this request named, would be a leak.
-        asked = str(response.request.url) + response.request.content.decode()
+        asked = str(response.request.url) + response.request.read().decode(errors="replace")
         assert not {value for value in leaked if value in response.text and value not in asked}, where
 
     # Nothing of B's changed.
@@ -333,3 +364,25 @@ async def test_every_route_reads_another_tenants_ids_as_missing(
         "data"
     ]
     assert [item["id"] for item in runs] == [mine.ids["workflow_run_id"]]
+
+    # Nor anything of B's knowledge.
+    knowledge = theirs.knowledge_auth
+    datasets = (await client.get("/v1/datasets", headers=knowledge)).json()["data"]
+    assert sorted(d["name"] for d in datasets) == ["Their secret handbook", "Their secret tree"]
+    assert [t["name"] for t in next(d for d in datasets if d["id"] == b["dataset_id"])["tags"]] == ["secret-tag"]
+    text = f"/v1/datasets/{b['dataset_id']}"
+    assert (await client.get(text, headers=knowledge)).json()["description"] is None
+    documents = (await client.get(f"{text}/documents", headers=knowledge)).json()["data"]
+    assert [(d["id"], d["name"], d["display_status"]) for d in documents] == [
+        (b["document_id"], "secret.txt", "available")
+    ]
+    segments = (await client.get(f"{text}/documents/{b['document_id']}/segments", headers=knowledge)).json()["data"]
+    assert [(s["id"], s["content"], s["enabled"]) for s in segments] == [(b["segment_id"], KNOWLEDGE_SECRET, True)]
+    fields = (await client.get(f"{text}/metadata", headers=knowledge)).json()["doc_metadata"]
+    assert [(f["id"], f["name"]) for f in fields] == [(b["metadata_id"], "owner")]
+    tree = f"/v1/datasets/{b['tree_dataset_id']}/documents/{b['tree_document_id']}/segments/{b['tree_segment_id']}"
+    children = (await client.get(f"{tree}/child_chunks", headers=knowledge)).json()["data"]
+    assert b["tree_child_chunk_id"] in [c["id"] for c in children]
+    assert "pwned" not in str(children)
+    tags = (await client.get("/v1/datasets/tags", headers=knowledge)).json()
+    assert [t["name"] for t in tags] == ["secret-tag"]

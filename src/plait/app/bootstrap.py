@@ -28,15 +28,24 @@ from plait.app.chat_runs import ChatRuns
 from plait.app.conversation_logs import ConversationLogs
 from plait.app.conversation_names import ConversationNames
 from plait.app.conversations import Conversations
+from plait.app.dataset_metadata import DatasetMetadata
+from plait.app.dataset_tags import DatasetTags
+from plait.app.datasets import Datasets
 from plait.app.end_users import EndUsers
 from plait.app.engine_services import EngineServices, code_sandbox, egress_policy
 from plait.app.environment_secrets import EnvironmentSecrets
 from plait.app.feedback import Feedback
 from plait.app.files import Uploads
+from plait.app.indexing_estimate import IndexingEstimates
 from plait.app.keys import Keys
+from plait.app.knowledge_documents import KnowledgeDocuments
+from plait.app.knowledge_indexing import KnowledgeIndexing
+from plait.app.knowledge_retrieval import KnowledgeRetrieval
+from plait.app.knowledge_segments import KnowledgeSegments
+from plait.app.knowledge_uploads import KnowledgeUploads
 from plait.app.model_credentials import ModelCredentials
 from plait.app.model_providers import ModelProviders
-from plait.app.model_resolver import LOCAL_PROVIDER, ModelOverride, ModelResolver
+from plait.app.model_resolver import BUILTIN_DEFAULTS, LOCAL_PROVIDER, ModelOverride, ModelResolver
 from plait.app.run_files import RunFiles
 from plait.app.run_logs import RunLogs
 from plait.app.run_records import RunRecorder
@@ -56,10 +65,12 @@ from plait.egress import Egress
 from plait.engine.runtime import RunLimits
 from plait.errors import ServiceUnavailable
 from plait.providers import registry as providers
+from plait.providers.base import ChatModel
 from plait.settings import Settings
 from plait.storage.broker import MemoryRunBroker
 from plait.storage.db import Database, migrate
 from plait.storage.files import LocalFileStore
+from plait.storage.index import IndexStore, open_index_store
 from plait.tools import ToolEnvironment, ToolRegistry
 
 log = structlog.get_logger(__name__)
@@ -122,6 +133,16 @@ class Plait:
     workflow_tools: WorkflowTools
     tool_catalog: ToolCatalog
     egress: Egress
+    index: IndexStore
+    datasets: Datasets
+    documents: KnowledgeDocuments
+    segments: KnowledgeSegments
+    indexing: KnowledgeIndexing
+    retrieval: KnowledgeRetrieval
+    dataset_tags: DatasetTags
+    dataset_metadata: DatasetMetadata
+    knowledge_uploads: KnowledgeUploads
+    indexing_estimates: IndexingEstimates
     version: str = __version__
 
     async def check_ready(self) -> str | None:
@@ -141,11 +162,13 @@ class Plait:
         return current
 
     async def close(self) -> None:
+        await self.indexing.close()
         await self.conversation_names.close()
         await self.annotation_jobs.close()
         await self.recorder.close()
         await self.models.aclose()
         await self.egress.aclose()
+        await self.index.close()
         await self.db.dispose()
 
 
@@ -181,7 +204,13 @@ def build(settings: Settings) -> Plait:
         workflow_tools,
         ToolFiles(db, file_store, max_bytes=settings.uploads.max_mb * 1024 * 1024),
     )
-    services = EngineServices(egress, code_sandbox(settings.code), models, files=run_files, tools=tools)
+    index = open_index_store(
+        settings.vector.store, root=Path(settings.data_dir) / "knowledge", url=settings.pgvector_url
+    )
+    knowledge = knowledge_parts(settings, db, file_store, index, egress, models, credentials)
+    services = EngineServices(
+        egress, code_sandbox(settings.code), models, files=run_files, tools=tools, retrieval=knowledge.retrieval
+    )
     end_users = EndUsers(db)
     environment_secrets = EnvironmentSecrets(SecretBox(secret_key, "environment-secrets"))
     workflow_runs = WorkflowRuns(
@@ -247,7 +276,78 @@ def build(settings: Settings) -> Plait:
         workflow_tools=workflow_tools,
         tool_catalog=ToolCatalog(tool_registry, tool_providers, workflow_tools),
         egress=egress,
+        index=index,
+        datasets=knowledge.datasets,
+        documents=knowledge.documents,
+        segments=knowledge.segments,
+        indexing=knowledge.indexing,
+        retrieval=knowledge.retrieval,
+        dataset_tags=DatasetTags(db),
+        dataset_metadata=DatasetMetadata(db),
+        knowledge_uploads=knowledge.uploads,
+        indexing_estimates=knowledge.estimates,
     )
+
+
+@dataclass(frozen=True)
+class _Knowledge:
+    datasets: Datasets
+    documents: KnowledgeDocuments
+    segments: KnowledgeSegments
+    indexing: KnowledgeIndexing
+    retrieval: KnowledgeRetrieval
+    uploads: KnowledgeUploads
+    estimates: IndexingEstimates
+
+
+def knowledge_parts(
+    settings: Settings,
+    db: Database,
+    file_store: LocalFileStore,
+    index: IndexStore,
+    egress: Egress,
+    models: ModelResolver,
+    credentials: ModelCredentials,
+) -> _Knowledge:
+    async def default_embedding(workspace_id: str) -> tuple[str, str]:
+        for default in await credentials.defaults(workspace_id):
+            if default.model_type == "text-embedding":
+                return default.provider, default.model_name
+        return BUILTIN_DEFAULTS["text-embedding"]
+
+    async def chat_model_for(workspace_id: str) -> ChatModel:
+        return await models.for_workspace(workspace_id).chat({})
+
+    knowledge = settings.knowledge
+    indexing = KnowledgeIndexing(
+        db,
+        file_store,
+        index,
+        egress,
+        embedding_for=models.embedding_model,
+        chat_model_for=chat_model_for,
+        concurrency=knowledge.indexing_concurrency,
+        embed_batch_size=knowledge.embedding_batch_size,
+        embed_concurrency=knowledge.embedding_concurrency,
+        max_url_bytes=settings.uploads.max_mb * 1024 * 1024,
+    )
+    datasets = Datasets(db, index, default_embedding)
+    documents = KnowledgeDocuments(
+        db,
+        datasets,
+        file_store,
+        index,
+        enqueue=indexing.enqueue,
+        max_file_bytes=settings.uploads.max_mb * 1024 * 1024,
+        max_tokens_limit=knowledge.max_segmentation_tokens,
+    )
+    segments = KnowledgeSegments(db, datasets, index, embedder=indexing.embedder)
+    uploads = KnowledgeUploads(db, file_store, documents)
+    estimates = IndexingEstimates(
+        uploads, chat_model_for=chat_model_for, max_tokens_limit=knowledge.max_segmentation_tokens
+    )
+    retrieval = KnowledgeRetrieval(db, index, models)
+    return _Knowledge(datasets, documents, segments, indexing, retrieval, uploads, estimates)
 
 
 async def start(settings: Settings, *, migrate_now: bool | None = None) -> Plait:
@@ -262,6 +362,7 @@ async def start(settings: Settings, *, migrate_now: bool | None = None) -> Plait
             await migrate.upgrade(plait.db)
             # The schema is current: jobs a stopped process left behind can be marked failed.
             await plait.annotation_jobs.recover()
+            await plait.indexing.recover()
         plait.recorder.start()
     except BaseException:
         await plait.close()

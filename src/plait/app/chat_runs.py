@@ -29,6 +29,7 @@ from plait.app.annotation_reply import AnnotationMatch, AnnotationReplies, recor
 from plait.app.conversation_memory import ConversationHistory, GivenHistory
 from plait.app.conversation_names import ConversationNames, provisional_name
 from plait.app.engine_services import EngineServices
+from plait.app.knowledge_retrieval import retriever_resource
 from plait.app.run_records import RunCollector, RunOwner, RunRecorder
 from plait.app.workflow_runs import WorkflowRuns
 from plait.engine.compile import CompiledGraph
@@ -72,6 +73,8 @@ class PreparedTurn:
     history: list[tuple[str, str]] | None = None
     # A new conversation gets its name from the app's model after the turn (Dify's auto_generate_name).
     auto_generate_name: bool = False
+    # Passages the answer was given from: knowledge-retrieval results, in Dify's shape.
+    retriever_resources: list[dict[str, Any]] = field(default_factory=list)
 
 
 def turn_error(finished: WorkflowFinished) -> PlaitError | None:
@@ -94,6 +97,14 @@ def thought_record(event: AgentLog) -> dict[str, Any]:
         "observation": event.observation,
         "created_at": int(time.time()),
     }
+
+
+def retriever_resources(outputs: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """A knowledge-retrieval node's results as an answer's ``retriever_resources``."""
+    records = (outputs or {}).get("result")
+    if not isinstance(records, list):
+        return []
+    return [retriever_resource(r) for r in records if isinstance(r, Mapping) and isinstance(r.get("metadata"), Mapping)]
 
 
 def node_usage(event: NodeFinished) -> dict[str, Any] | None:
@@ -238,6 +249,8 @@ class ChatRuns:
                 collector.observe(event)
                 if isinstance(event, NodeFinished) and (usage := node_usage(event)) is not None:
                     usages.append(usage)
+                if isinstance(event, NodeFinished) and event.node_type == "knowledge-retrieval":
+                    turn.retriever_resources.extend(retriever_resources(event.outputs))
                 if isinstance(event, AgentLog) and event.status == "success":
                     turn.agent_thoughts.append(thought_record(event))
                 if isinstance(event, WorkflowFinished):
@@ -327,6 +340,8 @@ class ChatRuns:
                 message.status = "normal" if finished.status in ("succeeded", "partial-succeeded") else "error"
                 message.error = finished.error
                 message.message_metadata = {"usage": turn.usage, "workflow_run_status": finished.status}
+                if turn.retriever_resources:
+                    message.message_metadata["retriever_resources"] = turn.retriever_resources
                 if turn.agent_thoughts:
                     message.message_metadata["agent_thoughts"] = turn.agent_thoughts
             conversation = await session.get(Conversation, turn.conversation_id)

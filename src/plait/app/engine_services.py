@@ -7,7 +7,7 @@ from typing import Protocol
 
 from plait.app.run_files import RunFiles
 from plait.egress import Egress, EgressPolicy
-from plait.engine.services import Models, Services, ToolInvoker
+from plait.engine.services import Models, Retriever, Services, ToolInvoker
 from plait.sandbox import CodeSandbox, SandboxLimits
 from plait.settings import CodeSettings, EgressSettings
 
@@ -43,6 +43,12 @@ class WorkspaceToolSource(Protocol):
     def for_workspace(self, workspace_id: str) -> ToolInvoker: ...
 
 
+class WorkspaceRetrieverSource(Protocol):
+    """Knowledge retrieval, per workspace (``app.knowledge_retrieval``)."""
+
+    def for_workspace(self, workspace_id: str) -> Retriever: ...
+
+
 class EngineServices:
     """Builds the :class:`Services` of a run for the workspace it runs in. One per process;
     the services of a workspace are kept, as they hold nothing per run."""
@@ -55,12 +61,14 @@ class EngineServices:
         *,
         files: RunFiles | None = None,
         tools: WorkspaceToolSource | None = None,
+        retrieval: WorkspaceRetrieverSource | None = None,
     ) -> None:
         self.egress = egress
         self.code = code
         self.models = models
         self.files = files
         self.tools = tools
+        self.retrieval = retrieval
         self._by_workspace: dict[str, Services] = {}
 
     def for_workspace(self, workspace_id: str) -> Services:
@@ -73,6 +81,7 @@ class EngineServices:
                 code=self.code,
                 files=self.files.reader(workspace_id) if self.files is not None else None,
                 tools=self.tools.for_workspace(workspace_id) if self.tools is not None else None,
+                retrieval=self.retrieval.for_workspace(workspace_id) if self.retrieval is not None else None,
             )
             self._by_workspace[workspace_id] = services
         return services

@@ -104,10 +104,23 @@ class Keys:
         async with self._db.reader() as session:
             return await repo.app_keys(session, workspace_id, app_id)
 
-    async def revoke(self, workspace_id: str, actor: Actor, key_id: str, *, app_id: str | None = None) -> None:
+    async def of_datasets(self, workspace_id: str) -> list[ApiKey]:
+        """The workspace's ``ds-`` keys (the console's ``/datasets/api-keys``)."""
+        async with self._db.reader() as session:
+            return await repo.dataset_keys(session, workspace_id)
+
+    async def revoke(
+        self,
+        workspace_id: str,
+        actor: Actor,
+        key_id: str,
+        *,
+        app_id: str | None = None,
+        kind: KeyKind | None = None,
+    ) -> None:
         async with self._db.transaction() as session:
             key = await repo.key_in_workspace(session, workspace_id, key_id)
-            if key is None or (app_id is not None and key.app_id != app_id):
+            if key is None or (app_id is not None and key.app_id != app_id) or (kind is not None and key.kind != kind):
                 raise NotFound("API key not found.")
             record(
                 session, actor, "api_key.revoked", workspace_id=workspace_id, target_type="api_key", target_id=key.id

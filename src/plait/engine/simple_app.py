@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-START, LLM, AGENT, ANSWER = "start", "llm", "agent", "answer"
+START, LLM, AGENT, ANSWER, KNOWLEDGE = "start", "llm", "agent", "answer", "knowledge"
 # Conversation memory of chat apps: Dify keeps what fits its token budget; Plait a number of turns.
 CHAT_MEMORY = {"window": {"enabled": False}}
 AGENT_STRATEGIES = {"function_call": "function_calling", "react": "ReAct"}
@@ -77,6 +77,63 @@ def _agent(config: Mapping[str, Any], model: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# Where a prompt without ``{{#context#}}`` gets the retrieved passages: before the app's own
+# instructions, with the rule that keeps answers to them.
+CONTEXT_PREAMBLE = (
+    "Answer using the knowledge between the <context> tags. If it does not hold the answer, say so "
+    "rather than guessing, and answer in the language of the question.\n<context>\n{{#context#}}\n</context>\n\n"
+)
+
+
+def dataset_ids(config: Mapping[str, Any]) -> list[str]:
+    """The enabled datasets of a ``dataset_configs`` block (Dify nests them twice)."""
+    block = ((config.get("dataset_configs") or {}).get("datasets") or {}).get("datasets") or []
+    ids = []
+    for item in block:
+        dataset = item.get("dataset") if isinstance(item, Mapping) else None
+        if isinstance(dataset, Mapping) and dataset.get("id") and dataset.get("enabled", True):
+            ids.append(str(dataset["id"]))
+    return ids
+
+
+def _knowledge(mode: str, config: Mapping[str, Any], ids: list[str]) -> dict[str, Any]:
+    settings = config.get("dataset_configs") or {}
+    reranking = settings.get("reranking_model") or {}
+    multiple = {
+        "top_k": settings.get("top_k") or 4,
+        "score_threshold": settings.get("score_threshold") if settings.get("score_threshold_enabled") else None,
+        "reranking_enable": bool(settings.get("reranking_enable")),
+        "reranking_mode": settings.get("reranking_mode") or "reranking_model",
+        "reranking_model": {
+            "provider": reranking.get("reranking_provider_name", ""),
+            "model": reranking.get("reranking_model_name", ""),
+        },
+        "weights": settings.get("weights"),
+    }
+    # Completion apps have no query: they search with the form variable Dify names.
+    query = [START, str(config.get("dataset_query_variable") or "query")] if mode == "completion" else ["sys", "query"]
+    return {
+        "type": "knowledge-retrieval",
+        "title": "Knowledge",
+        "query_variable_selector": query,
+        "dataset_ids": ids,
+        "retrieval_mode": "single" if settings.get("retrieval_model") == "single" else "multiple",
+        "multiple_retrieval_config": multiple,
+        "metadata_filtering_mode": settings.get("metadata_filtering_mode") or "disabled",
+        "metadata_filtering_conditions": settings.get("metadata_filtering_conditions"),
+    }
+
+
+def _with_context(prompt: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if any("{{#context#}}" in message["text"] for message in prompt):
+        return prompt
+    if prompt and prompt[0]["role"] == "system":
+        return [{"role": "system", "text": CONTEXT_PREAMBLE + prompt[0]["text"]}, *prompt[1:]]
+    if prompt and prompt[0]["role"] == "user" and len(prompt) == 1:  # completion apps: one user prompt
+        return [{"role": "user", "text": CONTEXT_PREAMBLE + prompt[0]["text"]}]
+    return [{"role": "system", "text": CONTEXT_PREAMBLE.rstrip()}, *prompt]
+
+
 def workflow_from_model_config(mode: str, config: Mapping[str, Any]) -> dict[str, Any]:
     """The DSL ``workflow`` section equivalent to a chat, completion or agent app's
     configuration."""
@@ -90,6 +147,7 @@ def workflow_from_model_config(mode: str, config: Mapping[str, Any]) -> dict[str
         data = {"type": "llm", "title": "LLM", "model": model, "prompt_template": _prompt(mode, config)}
         if mode == "chat":
             data["memory"] = CHAT_MEMORY
+    knowledge = dataset_ids(config) if mode != "agent-chat" else []
     nodes = [
         {
             "id": START,
@@ -99,6 +157,12 @@ def workflow_from_model_config(mode: str, config: Mapping[str, Any]) -> dict[str
         {"id": ANSWER, "data": {"type": "answer", "title": "Answer", "answer": "{{#" + worker + ".text#}}"}},
     ]
     edges = [{"source": START, "target": worker}, {"source": worker, "target": ANSWER}]
+    if knowledge:
+        # Retrieval runs first; its passages become the LLM's context.
+        nodes.insert(1, {"id": KNOWLEDGE, "data": _knowledge(mode, config, knowledge)})
+        data["context"] = {"enabled": True, "variable_selector": [KNOWLEDGE, "result"]}
+        data["prompt_template"] = _with_context(data["prompt_template"])
+        edges = [{"source": START, "target": KNOWLEDGE}, {"source": KNOWLEDGE, "target": worker}, edges[1]]
     return {
         "graph": {"nodes": nodes, "edges": edges},
         "features": dict(config),

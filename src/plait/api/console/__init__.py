@@ -3,7 +3,18 @@ console session."""
 
 from fastapi import APIRouter
 
-from plait.api.console import account, annotations, apps, auth, logs, model_providers, setup, tool_providers
+from plait.api.console import (
+    account,
+    annotations,
+    apps,
+    auth,
+    datasets,
+    files,
+    logs,
+    model_providers,
+    setup,
+    tool_providers,
+)
 
 router = APIRouter(prefix="/console/api")
 router.include_router(setup.router)
@@ -14,3 +25,5 @@ router.include_router(annotations.router)
 router.include_router(logs.router)
 router.include_router(model_providers.router)
 router.include_router(tool_providers.router)
+router.include_router(datasets.router)
+router.include_router(files.router)

@@ -32,7 +32,7 @@ class ChatBody(BaseModel):
 
 
 def _reply_metadata(turn: PreparedTurn) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"usage": turn.usage, "retriever_resources": []}
+    metadata: dict[str, Any] = {"usage": turn.usage, "retriever_resources": turn.retriever_resources}
     if turn.annotation is not None:
         metadata["annotation_reply"] = turn.annotation.reply
     return metadata

@@ -45,7 +45,7 @@ def message_item(row: Message, rating: str | None = None) -> dict[str, Any]:
         "error": row.error,
         "message_files": [],
         "feedback": {"rating": rating} if rating else None,
-        "retriever_resources": [],
+        "retriever_resources": (row.message_metadata or {}).get("retriever_resources") or [],
         "agent_thoughts": [
             {
                 **thought,

@@ -73,6 +73,14 @@ class LlmConfig(NodeConfig):
     reasoning_format: str = "tagged"
 
 
+def context_to_text(value: Any) -> str:
+    """The prompt's ``{{#context#}}``: knowledge-retrieval records give their passages, one
+    per line (as Dify joins them); any other value its text."""
+    if isinstance(value, list) and value and all(isinstance(item, dict) and "content" in item for item in value):
+        return "\n".join(str(item["content"]) for item in value)
+    return to_text(None if value is MISSING else value)
+
+
 class LlmNode(Node):
     node_type = "llm"
     Config = LlmConfig
@@ -110,7 +118,7 @@ class LlmNode(Node):
         context_text = ""
         context = self.config.context
         if context and context.enabled and context.variable_selector:
-            context_text = to_text(ctx.pool.get(context.variable_selector))
+            context_text = context_to_text(ctx.pool.get(context.variable_selector))
         jinja_values = {}
         for variable in (self.config.prompt_config or {}).get("jinja2_variables") or []:
             value = ctx.pool.get(variable.get("value_selector") or [])

@@ -207,7 +207,29 @@ class AppVersion(Base):
     )
 
 
+INDEXING_TECHNIQUES = ("high_quality", "economy")
+DOC_FORMS = ("text_model", "hierarchical_model", "qa_model")
+# Dify's indexing states; ``display_status`` is derived from these plus enabled/archived.
+INDEXING_STATUSES = (
+    "waiting",
+    "parsing",
+    "cleaning",
+    "splitting",
+    "indexing",
+    "completed",
+    "error",
+    "paused",
+    "stopped",
+)
+SEGMENT_STATUSES = ("waiting", "indexing", "completed", "error", "re_segment")
+METADATA_TYPES = ("string", "number", "time")
+
+
 class Dataset(Timestamps, Base):
+    """A knowledge base. Its vectors and full text live in the knowledge index
+    (``storage/index``), one collection per dataset; this row is the source of truth for
+    what the collection should hold."""
+
     __tablename__ = "datasets"
 
     id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
@@ -217,11 +239,208 @@ class Dataset(Timestamps, Base):
     permission: Mapped[str] = mapped_column(String(32), default="only_me")
     indexing_technique: Mapped[str | None] = mapped_column(String(32))
     created_by: Mapped[str | None] = mapped_column(Id)
+    provider: Mapped[str] = mapped_column(String(16), default="vendor")
+    data_source_type: Mapped[str | None] = mapped_column(String(32))
+    embedding_model: Mapped[str | None] = mapped_column(String(255))
+    embedding_model_provider: Mapped[str | None] = mapped_column(String(255))
+    retrieval_model: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    doc_form: Mapped[str | None] = mapped_column(String(32))
+    enable_api: Mapped[bool] = mapped_column(Boolean, default=True)
+    built_in_field_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_by: Mapped[str | None] = mapped_column(Id)
 
     __table_args__ = (
         UniqueConstraint("workspace_id", "name"),
         CheckConstraint(_in("permission", ("only_me", "all_team_members", "partial_members")), name="permission"),
+        CheckConstraint(
+            f"indexing_technique IS NULL OR {_in('indexing_technique', INDEXING_TECHNIQUES)}",
+            name="indexing_technique",
+        ),
+        CheckConstraint(f"doc_form IS NULL OR {_in('doc_form', DOC_FORMS)}", name="doc_form"),
     )
+
+
+class ProcessRule(Base):
+    """A chunking rule as given (Dify's ``{mode, rules}``); documents point at the one they
+    were split with, so re-indexing one document reproduces its segments."""
+
+    __tablename__ = "dataset_process_rules"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    dataset_id: Mapped[str] = mapped_column(Id, ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    mode: Mapped[str] = mapped_column(String(32))
+    rules: Mapped[dict[str, Any]] = mapped_column(default=json_default)
+    created_by: Mapped[str | None] = mapped_column(Id)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Document(Timestamps, Base):
+    """One source (a file, a text, a page) of a dataset and where its indexing stands.
+
+    The source is always a stored file (``data_source_info.upload_file_id``): text given
+    through the API is stored as a ``.txt`` upload first, as Dify does, so a job resumed
+    after a crash reads exactly what was sent."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    dataset_id: Mapped[str] = mapped_column(Id, ForeignKey("datasets.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    data_source_type: Mapped[str] = mapped_column(String(32), default="upload_file")
+    data_source_info: Mapped[dict[str, Any]] = mapped_column(default=json_default)
+    process_rule_id: Mapped[str | None] = mapped_column(Id, ForeignKey("dataset_process_rules.id", ondelete="SET NULL"))
+    batch: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    created_from: Mapped[str] = mapped_column(String(16), default="api")
+    created_by: Mapped[str | None] = mapped_column(Id)
+    doc_form: Mapped[str] = mapped_column(String(32), default="text_model")
+    doc_language: Mapped[str | None] = mapped_column(String(64))
+    indexing_status: Mapped[str] = mapped_column(String(16), default="waiting")
+    processing_started_at: Mapped[datetime | None]
+    parsing_completed_at: Mapped[datetime | None]
+    cleaning_completed_at: Mapped[datetime | None]
+    splitting_completed_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    paused_at: Mapped[datetime | None]
+    stopped_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    indexing_latency: Mapped[float | None] = mapped_column(Float)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_at: Mapped[datetime | None]
+    disabled_by: Mapped[str | None] = mapped_column(Id)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    archived_at: Mapped[datetime | None]
+    archived_by: Mapped[str | None] = mapped_column(Id)
+    word_count: Mapped[int] = mapped_column(Integer, default=0)
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    hit_count: Mapped[int] = mapped_column(Integer, default=0)
+    doc_metadata: Mapped[dict[str, Any]] = mapped_column(default=json_default)
+
+    __table_args__ = (
+        CheckConstraint(_in("indexing_status", INDEXING_STATUSES), name="indexing_status"),
+        CheckConstraint(_in("doc_form", DOC_FORMS), name="doc_form"),
+        UniqueConstraint("dataset_id", "position"),
+        Index(None, "dataset_id", "created_at"),
+        Index(None, "indexing_status"),
+        Index(None, "dataset_id", "batch"),
+    )
+
+
+class Segment(Timestamps, Base):
+    """A chunk of a document. ``index_node_id`` names its entry in the knowledge index
+    (equal to ``id``); in parent-child datasets the entries are its child chunks."""
+
+    __tablename__ = "document_segments"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    dataset_id: Mapped[str] = mapped_column(Id, ForeignKey("datasets.id", ondelete="CASCADE"))
+    document_id: Mapped[str] = mapped_column(Id, ForeignKey("documents.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text)
+    word_count: Mapped[int] = mapped_column(Integer, default=0)
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    keywords: Mapped[list[Any]] = mapped_column(JSONDocument, default=list)
+    index_node_id: Mapped[str | None] = mapped_column(String(64))
+    index_node_hash: Mapped[str | None] = mapped_column(String(64))
+    hit_count: Mapped[int] = mapped_column(Integer, default=0)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_at: Mapped[datetime | None]
+    disabled_by: Mapped[str | None] = mapped_column(Id)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    created_by: Mapped[str | None] = mapped_column(Id)
+    indexing_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    stopped_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint(_in("status", SEGMENT_STATUSES), name="status"),
+        UniqueConstraint("document_id", "position"),
+        Index(None, "dataset_id", "status"),
+    )
+
+
+class ChildChunk(Timestamps, Base):
+    """A child chunk of a parent-child segment: the unit that is searched; a hit returns
+    its parent with the matched children."""
+
+    __tablename__ = "child_chunks"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    dataset_id: Mapped[str] = mapped_column(Id, ForeignKey("datasets.id", ondelete="CASCADE"))
+    document_id: Mapped[str] = mapped_column(Id, ForeignKey("documents.id", ondelete="CASCADE"))
+    segment_id: Mapped[str] = mapped_column(Id, ForeignKey("document_segments.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)
+    word_count: Mapped[int] = mapped_column(Integer, default=0)
+    index_node_id: Mapped[str | None] = mapped_column(String(64))
+    index_node_hash: Mapped[str | None] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(16), default="automatic")
+    created_by: Mapped[str | None] = mapped_column(Id)
+    indexing_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(_in("type", ("automatic", "customized")), name="type"),
+        UniqueConstraint("segment_id", "position"),
+        Index(None, "document_id"),
+    )
+
+
+class DatasetMetadataField(Base):
+    """A metadata field of a dataset; documents hold its values in ``doc_metadata`` by name."""
+
+    __tablename__ = "dataset_metadata"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    dataset_id: Mapped[str] = mapped_column(Id, ForeignKey("datasets.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(255))
+    created_by: Mapped[str | None] = mapped_column(Id)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(_in("type", METADATA_TYPES), name="type"),
+        UniqueConstraint("dataset_id", "name"),
+    )
+
+
+class Tag(Base):
+    """A workspace's tag for knowledge bases (``knowledge``) or apps (``app``)."""
+
+    __tablename__ = "tags"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(255))
+    created_by: Mapped[str | None] = mapped_column(Id)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(_in("type", ("knowledge", "app")), name="type"),
+        UniqueConstraint("workspace_id", "type", "name"),
+    )
+
+
+class TagBinding(Base):
+    __tablename__ = "tag_bindings"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    tag_id: Mapped[str] = mapped_column(Id, ForeignKey("tags.id", ondelete="CASCADE"))
+    target_id: Mapped[str] = mapped_column(Id, index=True)
+    created_by: Mapped[str | None] = mapped_column(Id)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("tag_id", "target_id"),)
 
 
 class AppDatasetLink(Base):

@@ -50,6 +50,13 @@ async def app_keys(session: AsyncSession, workspace_id: str, app_id: str) -> lis
     return list(rows.scalars())
 
 
+async def dataset_keys(session: AsyncSession, workspace_id: str) -> list[ApiKey]:
+    rows = await session.execute(
+        select(ApiKey).where(ApiKey.workspace_id == workspace_id, ApiKey.kind == "dataset").order_by(ApiKey.created_at)
+    )
+    return list(rows.scalars())
+
+
 async def key_in_workspace(session: AsyncSession, workspace_id: str, key_id: str) -> ApiKey | None:
     if not is_uuid(key_id):
         return None
