@@ -132,6 +132,16 @@ class VectorSettings(BaseSettings):
     )
 
 
+class FileLinkSettings(BaseSettings):
+    """Signed links to stored files (document downloads)."""
+
+    model_config = _CONFIG
+
+    # Where clients reach Plait, for absolute links; empty gives links relative to the API's host.
+    files_url: str = Field(default="", pattern=r"^(https?://.+)?$", validation_alias="FILES_URL")
+    access_timeout_seconds: int = Field(default=300, ge=10, le=86_400, validation_alias="FILES_ACCESS_TIMEOUT")
+
+
 class KnowledgeSettings(BaseSettings):
     """Indexing of knowledge-base documents."""
 
@@ -256,6 +266,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     vector: VectorSettings = Field(default_factory=VectorSettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    file_links: FileLinkSettings = Field(default_factory=FileLinkSettings)
     egress: EgressSettings = Field(default_factory=EgressSettings)
     code: CodeSettings = Field(default_factory=CodeSettings)
     apps: AppLimitSettings = Field(default_factory=AppLimitSettings)

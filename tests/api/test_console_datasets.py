@@ -51,8 +51,8 @@ async def upload(client: httpx.AsyncClient, token: str, name: str, content: byte
     return file_id
 
 
-async def create_dataset(client: httpx.AsyncClient, token: str, name: str = "Handbook") -> dict[str, Any]:
-    response = await client.post(DATASETS, headers=auth(token), json={"name": name})
+async def create_dataset(client: httpx.AsyncClient, token: str, name: str = "Handbook", **body: Any) -> dict[str, Any]:
+    response = await client.post(DATASETS, headers=auth(token), json={"name": name, **body})
     assert response.status_code == 201, response.text
     dataset: dict[str, Any] = response.json()
     return dataset
@@ -336,7 +336,7 @@ async def test_dataset_api_keys(client: httpx.AsyncClient, owner_token: str, pla
 
 
 async def test_roles(client: httpx.AsyncClient, owner_token: str, plait: Plait) -> None:
-    dataset = await create_dataset(client, owner_token)
+    dataset = await create_dataset(client, owner_token, permission="all_team_members")
     base = f"{DATASETS}/{dataset['id']}"
     reader = await member(plait, client, owner_token, "normal")
     assert (await client.get(DATASETS, headers=auth(reader))).json()["total"] == 1
@@ -360,3 +360,38 @@ async def test_roles(client: httpx.AsyncClient, owner_token: str, plait: Plait) 
     assert (await client.patch(base, headers=auth(editor), json={"description": "ok"})).status_code == 200
     assert_envelope(await client.post(f"{DATASETS}/api-keys", headers=auth(editor)), 403, "forbidden")
     await plait.indexing.queue.drain()
+
+
+async def test_dataset_permissions_decide_who_sees_it(
+    client: httpx.AsyncClient, owner_token: str, plait: Plait
+) -> None:
+    """``only_me``: the creator (and owners and admins); ``all_team_members``: everyone;
+    ``partial_members``: the listed members."""
+    alice = await member(plait, client, owner_token, "editor")
+    bob_session = await member(plait, client, owner_token, "normal")
+    bob = (await client.get("/console/api/account/profile", headers=auth(bob_session))).json()["id"]
+    private = await create_dataset(client, alice, "Alice only")
+    team = await create_dataset(client, alice, "Everyone", permission="all_team_members")
+    listed = await create_dataset(
+        client, alice, "Alice and Bob", permission="partial_members", partial_member_list=[{"user_id": bob}]
+    )
+    assert bob in listed["partial_member_list"]
+
+    def names(response: httpx.Response) -> set[str]:
+        return {item["name"] for item in response.json()["data"]}
+
+    assert names(await client.get(DATASETS, headers=auth(alice))) == {"Alice only", "Everyone", "Alice and Bob"}
+    assert names(await client.get(DATASETS, headers=auth(owner_token))) == {"Alice only", "Everyone", "Alice and Bob"}
+    assert names(await client.get(DATASETS, headers=auth(bob_session))) == {"Everyone", "Alice and Bob"}
+    assert_envelope(await client.get(f"{DATASETS}/{private['id']}", headers=auth(bob_session)), 403, "forbidden")
+    assert (await client.get(f"{DATASETS}/{team['id']}", headers=auth(bob_session))).status_code == 200
+    assert (await client.get(f"{DATASETS}/{listed['id']}", headers=auth(bob_session))).status_code == 200
+
+    # Taking Bob off the list hides it from him again.
+    changed = await client.patch(f"{DATASETS}/{listed['id']}", headers=auth(alice), json={"partial_member_list": []})
+    assert changed.status_code == 200, changed.text
+    assert_envelope(await client.get(f"{DATASETS}/{listed['id']}", headers=auth(bob_session)), 403, "forbidden")
+    refused = await client.patch(
+        f"{DATASETS}/{listed['id']}", headers=auth(alice), json={"partial_member_list": [{"user_id": "not-an-id"}]}
+    )
+    assert_envelope(refused, 400, "invalid_param")

@@ -17,6 +17,7 @@ import pytest
 
 from plait.app.audit import CLI
 from plait.app.bootstrap import Plait
+from plait.app.file_links import FileLinks
 from plait.app.tool_providers import McpProviderForm
 from plait.ids import new_id
 from plait.storage.db.tables import Message, Workspace
@@ -152,7 +153,9 @@ async def tenants(client: httpx.AsyncClient, plait: Plait) -> tuple[Tenant, Tena
     return mine, theirs, login.json()["data"]["access_token"]
 
 
-def _probes(mine: Tenant, theirs: Tenant, routes: list[tuple[str, str]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+def _probes(
+    mine: Tenant, theirs: Tenant, routes: list[tuple[str, str]], links: FileLinks
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Per route, the requests that aim A's credentials at B's ids."""
     b = theirs.ids
     user = {"user": "alice"}
@@ -189,6 +192,10 @@ def _probes(mine: Tenant, theirs: Tenant, routes: list[tuple[str, str]]) -> dict
             {"path": {"message_id": b["message_id"]}, "json": {**user, "rating": "like"}}
         ],
         ("GET", "/v1/files/{file_id}/preview"): [{"path": {"file_id": b["file_id"]}}],
+        # Signed links: a link signed for one of A's files does not open B's.
+        ("GET", "/files/{file_id}/file-preview"): [
+            {"path": {"file_id": b["file_id"]}, "params": _link_query(links, mine)}
+        ],
         ("GET", "/v1/messages/{message_id}/suggested"): [{"path": {"message_id": b["message_id"]}, "params": user}],
         ("PUT", "/v1/apps/annotations/{annotation_id}"): [
             {"path": {"annotation_id": b["annotation_id"]}, "json": body}
@@ -261,6 +268,11 @@ def _json(response: httpx.Response) -> Any:
     return response.json() if response.content else None
 
 
+def _link_query(links: FileLinks, tenant: Tenant) -> dict[str, str]:
+    url = links.url(tenant.ids["file_id"])
+    return dict(part.split("=", 1) for part in url.split("?", 1)[1].split("&"))
+
+
 def _fill(path: str, values: dict[str, str]) -> str:
     for name, value in values.items():
         path = path.replace("{" + name + "}", value)
@@ -274,7 +286,7 @@ async def test_every_route_reads_another_tenants_ids_as_missing(
     console = {"Authorization": f"Bearer {session}"}
     document = (await client.get("/openapi.json")).json()
     routes = [(method.upper(), path) for path, item in document["paths"].items() for method in item]
-    probes = _probes(mine, theirs, routes)
+    probes = _probes(mine, theirs, routes, plait.file_links)
     filler = {name: new_id() for name in ("key_id", "annotation_id", "job_id", "setting_id", "run_id")} | {
         "action": "enable"
     }

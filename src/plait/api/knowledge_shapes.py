@@ -54,7 +54,7 @@ def dataset_item(dataset: Dataset, facts: DatasetFacts, *, tags: list[dict[str, 
         "enable_api": dataset.enable_api,
         "is_multimodal": False,
         "maintainer": None,
-        "partial_member_list": [],
+        "partial_member_list": list(facts.partial_member_ids),
     }
 
 

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from plait import __version__
-from plait.api import console, errors, health, openai, service
+from plait.api import console, errors, file_links, health, openai, service
 from plait.api.middleware import RequestContext
 from plait.api.nul_characters import NulCharacterGuard
 from plait.app import bootstrap
@@ -54,6 +54,7 @@ def create_app(settings: Settings, *, plait: Plait | None = None, on_ready: OnRe
     app.include_router(service.router)
     app.include_router(openai.router)
     app.include_router(console.router)
+    app.include_router(file_links.router)
     app.add_middleware(NulCharacterGuard)  # inside RequestContext: its refusals carry the request id
     app.add_middleware(
         RequestContext,

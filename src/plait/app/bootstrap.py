@@ -35,6 +35,7 @@ from plait.app.end_users import EndUsers
 from plait.app.engine_services import EngineServices, code_sandbox, egress_policy
 from plait.app.environment_secrets import EnvironmentSecrets
 from plait.app.feedback import Feedback
+from plait.app.file_links import FileLinks
 from plait.app.files import Uploads
 from plait.app.indexing_estimate import IndexingEstimates
 from plait.app.keys import Keys
@@ -141,6 +142,7 @@ class Plait:
     retrieval: KnowledgeRetrieval
     dataset_tags: DatasetTags
     dataset_metadata: DatasetMetadata
+    file_links: FileLinks
     knowledge_uploads: KnowledgeUploads
     indexing_estimates: IndexingEstimates
     version: str = __version__
@@ -284,6 +286,11 @@ def build(settings: Settings) -> Plait:
         retrieval=knowledge.retrieval,
         dataset_tags=DatasetTags(db),
         dataset_metadata=DatasetMetadata(db),
+        file_links=FileLinks(
+            secret_key,
+            base_url=settings.file_links.files_url,
+            ttl_seconds=settings.file_links.access_timeout_seconds,
+        ),
         knowledge_uploads=knowledge.uploads,
         indexing_estimates=knowledge.estimates,
     )

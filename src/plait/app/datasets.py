@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +26,9 @@ from plait.storage.db.tables import (
     INDEXING_TECHNIQUES,
     AppDatasetLink,
     Dataset,
+    DatasetPermission,
     Document,
+    Membership,
     Segment,
     TagBinding,
 )
@@ -62,6 +64,30 @@ class DatasetFacts:
     word_count: int = 0
     app_count: int = 0
     tag_ids: tuple[str, ...] = ()
+    partial_member_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """A console account looking at a workspace's datasets. Owners and admins see them all;
+    others see the team's, their own, and ``partial_members`` datasets that list them (as
+    in Dify). A ``ds-`` key acts as the owner."""
+
+    account_id: str
+    role: str
+
+    @property
+    def sees_all(self) -> bool:
+        return self.role in ("owner", "admin")
+
+
+def _visible_to(viewer: Viewer) -> Any:
+    listed = select(DatasetPermission.dataset_id).where(DatasetPermission.account_id == viewer.account_id)
+    return or_(
+        Dataset.permission == "all_team_members",
+        Dataset.created_by == viewer.account_id,
+        and_(Dataset.permission == "partial_members", Dataset.id.in_(listed)),
+    )
 
 
 def _name(raw: Any) -> str:
@@ -114,13 +140,18 @@ class Datasets:
         self._index = index
         self._default_embedding = default_embedding
 
-    async def get(self, workspace_id: str, dataset_id: str) -> Dataset:
+    async def get(self, workspace_id: str, dataset_id: str, *, viewer: Viewer | None = None) -> Dataset:
+        """The workspace's dataset; with ``viewer``, 403 unless that account may see it."""
         if not is_uuid(dataset_id):
             raise not_found()
         async with self._db.reader() as session:
             dataset = await session.get(Dataset, dataset_id)
-        if dataset is None or dataset.workspace_id != workspace_id:
-            raise not_found()
+            if dataset is None or dataset.workspace_id != workspace_id:
+                raise not_found()
+            if viewer is not None and not viewer.sees_all:
+                visible = await session.execute(select(Dataset.id).where(Dataset.id == dataset_id, _visible_to(viewer)))
+                if visible.scalar_one_or_none() is None:
+                    raise Forbidden("You do not have permission to access this dataset.")
         return dataset
 
     async def for_api(self, workspace_id: str, dataset_id: str) -> Dataset:
@@ -163,6 +194,8 @@ class Datasets:
                 await self._check_name_free(session, workspace_id, name)
                 session.add(dataset)
                 await session.flush()
+                if dataset.permission == "partial_members":
+                    await _set_members(session, dataset, body.get("partial_member_list"), actor)
                 record(
                     session,
                     actor,
@@ -193,9 +226,12 @@ class Datasets:
         keyword: str | None = None,
         tag_ids: Sequence[str] = (),
         ids: Sequence[str] | None = None,
+        viewer: Viewer | None = None,
     ) -> NumberedPage[Dataset]:
         check_page(page, limit)
         conditions: list[Any] = [Dataset.workspace_id == workspace_id]
+        if viewer is not None and not viewer.sees_all:
+            conditions.append(_visible_to(viewer))
         if keyword:
             conditions.append(Dataset.name.icontains(keyword, autoescape=True))
         if ids is not None:
@@ -247,6 +283,14 @@ class Datasets:
             tags: dict[str, list[str]] = {}
             for target_id, tag_id in bindings:
                 tags.setdefault(target_id, []).append(tag_id)
+            permitted = await session.execute(
+                select(DatasetPermission.dataset_id, DatasetPermission.account_id).where(
+                    DatasetPermission.dataset_id.in_(ids)
+                )
+            )
+            members: dict[str, list[str]] = {}
+            for dataset_id, account_id in permitted:
+                members.setdefault(dataset_id, []).append(account_id)
         result = {}
         for dataset_id in ids:
             count, words, available = by_dataset.get(dataset_id, (0, 0, 0))
@@ -256,6 +300,7 @@ class Datasets:
                 word_count=words,
                 app_count=app_counts.get(dataset_id, 0),
                 tag_ids=tuple(tags.get(dataset_id, ())),
+                partial_member_ids=tuple(sorted(members.get(dataset_id, ()))),
             )
         return result
 
@@ -273,6 +318,8 @@ class Datasets:
                 dataset.description = _description(body["description"])
             if "permission" in body:
                 dataset.permission = _permission(body["permission"])
+            if "partial_member_list" in body or "permission" in body:
+                await _set_members(session, dataset, body.get("partial_member_list"), actor)
             if "retrieval_model" in body:
                 to_dify(parse_retrieval_model(body["retrieval_model"]))
                 dataset.retrieval_model = body["retrieval_model"]
@@ -351,3 +398,41 @@ class Datasets:
         async with self._db.reader() as session:
             statement = select(func.count()).select_from(Segment).where(Segment.dataset_id == dataset_id)
             return int((await session.execute(statement)).scalar_one())
+
+
+def _member_ids(raw: Any) -> list[str]:
+    """Dify's ``partial_member_list``: ``[{"user_id": ...}]`` (plain ids are accepted too)."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise InvalidInput("partial_member_list must be a list", params="partial_member_list")
+    ids = []
+    for item in raw:
+        member = item.get("user_id") if isinstance(item, Mapping) else item
+        if not isinstance(member, str) or not is_uuid(member):
+            raise InvalidInput("partial_member_list holds an invalid user id", params="partial_member_list")
+        ids.append(member)
+    return list(dict.fromkeys(ids))
+
+
+async def _set_members(session: AsyncSession, dataset: Dataset, raw: Any, actor: Actor) -> None:
+    """Replace who may see a ``partial_members`` dataset; other permissions keep no list."""
+    await session.execute(delete(DatasetPermission).where(DatasetPermission.dataset_id == dataset.id))
+    if dataset.permission != "partial_members":
+        return
+    wanted = _member_ids(raw)
+    if actor.account_id and actor.account_id not in wanted:
+        wanted.append(actor.account_id)  # the creator keeps access, as in Dify
+    if not wanted:
+        return
+    found = await session.execute(
+        select(Membership.account_id).where(
+            Membership.workspace_id == dataset.workspace_id, Membership.account_id.in_(wanted)
+        )
+    )
+    members = set(found.scalars())
+    if missing := [m for m in wanted if m not in members]:
+        raise InvalidInput(f"not members of this workspace: {', '.join(missing)}", params="partial_member_list")
+    session.add_all(
+        DatasetPermission(workspace_id=dataset.workspace_id, dataset_id=dataset.id, account_id=m) for m in wanted
+    )

@@ -384,6 +384,24 @@ class KnowledgeDocuments:
             rule = await session.get(ProcessRule, document.process_rule_id)
         return None if rule is None else {"mode": rule.mode, "rules": rule.rules}
 
+    async def download(self, dataset: Dataset, document_id: str) -> UploadFile:
+        """The file a document was made from (404 for documents made from a URL)."""
+        document = await self.get(dataset, document_id)
+        upload = await self.source_file(document)
+        if upload is None:
+            raise NotFound("Document file not found.")
+        return upload
+
+    async def read_upload(self, file_id: str) -> tuple[UploadFile, bytes]:
+        """A stored source file and its bytes (for a signed link: whoever holds it may read)."""
+        if not is_uuid(file_id):
+            raise NotFound("File not found.")
+        async with self._db.reader() as session:
+            row = await session.get(UploadFile, file_id)
+        if row is None:
+            raise NotFound("File not found.")
+        return row, await self._files.get(row.storage_key)
+
     async def source_file(self, document: Document) -> UploadFile | None:
         file_id = (document.data_source_info or {}).get("upload_file_id")
         if not file_id:

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select
 
+from plait.app.knowledge_routing import automatic_conditions, choose_dataset
 from plait.app.model_resolver import ModelResolver
+from plait.engine.services import Models
 from plait.errors import BadRequest, InvalidInput, NotFound
 from plait.ids import is_uuid
-from plait.rag.metadata_filter import compile_filter
+from plait.rag.metadata_filter import BUILT_IN_FIELDS, FieldType, compile_filter
 from plait.rag.retrieval_settings import (
     RerankModel,
     RetrievalSettings,
@@ -148,6 +150,20 @@ class KnowledgeRetrieval:
         nodes = await retrieve(query, sources, settings=settings, reranker=reranker, load_texts=self._texts)
         return await self._segments(datasets, nodes)
 
+    async def metadata_fields(self, datasets: Sequence[Dataset]) -> dict[str, FieldType]:
+        """The metadata fields the datasets declare (with the built-in ones when a dataset
+        shows them), by name: what a model writing a filter may use."""
+        async with self._db.reader() as session:
+            declared = await session.execute(
+                select(DatasetMetadataField.name, DatasetMetadataField.type).where(
+                    DatasetMetadataField.dataset_id.in_([d.id for d in datasets])
+                )
+            )
+            fields: dict[str, FieldType] = {name: cast(FieldType, kind) for name, kind in declared}
+        if any(d.built_in_field_enabled for d in datasets):
+            fields = {**BUILT_IN_FIELDS, **fields}
+        return fields
+
     async def _filters(
         self, datasets: Sequence[Dataset], conditions: Mapping[str, Any] | None
     ) -> dict[str, SearchFilter]:
@@ -233,7 +249,7 @@ class KnowledgeRetrieval:
         return found
 
     def for_workspace(self, workspace_id: str) -> WorkspaceRetriever:
-        return WorkspaceRetriever(self, workspace_id)
+        return WorkspaceRetriever(self, workspace_id, self._models.for_workspace(workspace_id))
 
 
 def context_record(hit: RetrievedSegment, position: int) -> dict[str, Any]:
@@ -296,26 +312,48 @@ def retriever_resource(record: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class WorkspaceRetriever:
-    """The engine's :class:`~plait.engine.services.Retriever` for one workspace."""
+    """The engine's :class:`~plait.engine.services.Retriever` for one workspace.
+
+    The node's modes settle here: ``single`` lets a model route the query to one dataset,
+    searched by its own settings; ``multiple`` searches them all and merges by the node's
+    ``multiple_retrieval_config``. Metadata filtering takes the node's conditions
+    (``manual``) or a model's (``automatic``); both then filter the same way."""
 
     retrieval: KnowledgeRetrieval
     workspace_id: str
+    models: Models
 
     async def retrieve(self, query: str, dataset_ids: Sequence[str], config: Mapping[str, Any]) -> list[dict[str, Any]]:
         datasets = await self.retrieval.datasets(self.workspace_id, dataset_ids)
         if not datasets:
             raise NotFound("none of the knowledge bases this node reads exists in the workspace")
+        if not query.strip():
+            return []
+        conditions = await self._conditions(query, datasets, config)
         if config.get("retrieval_mode") == "single":
-            # Dify's single mode lets a model pick one dataset; Plait searches the first
-            # configured dataset with its own settings, which is the same when one is set.
-            datasets = datasets[:1]
-            settings = parse_retrieval_model(datasets[0].retrieval_model)
-            own = True
+            model_config = (config.get("single_retrieval_config") or {}).get("model") or {}
+            model = await self.models.chat(model_config) if len(datasets) > 1 else None
+            chosen = datasets[0] if model is None else await choose_dataset(model, model_config, query, datasets)
+            if chosen is None:
+                return []
+            datasets = [chosen]
+            settings = parse_retrieval_model(chosen.retrieval_model)
         else:
             settings = parse_multiple_retrieval_config(config.get("multiple_retrieval_config"))
-            own = True
-        conditions = None
-        if config.get("metadata_filtering_mode") == "manual":
-            conditions = config.get("metadata_filtering_conditions")
-        hits = await self.retrieval.search(self.workspace_id, datasets, query, settings, conditions=conditions, own=own)
+        hits = await self.retrieval.search(self.workspace_id, datasets, query, settings, conditions=conditions)
         return [context_record(hit, position) for position, hit in enumerate(hits, start=1)]
+
+    async def _conditions(
+        self, query: str, datasets: Sequence[Dataset], config: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
+        mode = config.get("metadata_filtering_mode")
+        if mode == "manual":
+            conditions: Mapping[str, Any] | None = config.get("metadata_filtering_conditions")
+            return conditions
+        if mode != "automatic":
+            return None
+        fields = await self.retrieval.metadata_fields(datasets)
+        if not fields:
+            return None
+        model_config = config.get("metadata_model_config") or {}
+        return await automatic_conditions(await self.models.chat(model_config), model_config, query, fields)

@@ -27,6 +27,7 @@ from plait.api.service.datasets import (
 )
 from plait.app.accounts import ConsoleIdentity
 from plait.app.bootstrap import Plait
+from plait.app.datasets import Viewer
 from plait.app.knowledge_documents import DocumentSource
 from plait.app.knowledge_uploads import MAX_SOURCES_PER_REQUEST, url_sources
 from plait.errors import Forbidden, InvalidInput
@@ -48,9 +49,14 @@ async def dataset_editor(user: ConsoleUser) -> ConsoleIdentity:
 DatasetEditor = Annotated[ConsoleIdentity, Depends(dataset_editor)]
 
 
+def viewer(user: ConsoleIdentity) -> Viewer:
+    return Viewer(user.account_id, user.role)
+
+
 async def console_dataset(dataset_id: str, user: ConsoleUser, plait: PlaitDep) -> Dataset:
-    """The path's dataset, 404 outside the session's workspace."""
-    return await plait.datasets.get(user.workspace_id, dataset_id)
+    """The path's dataset: 404 outside the session's workspace, 403 when the dataset's
+    permission does not include the session's account."""
+    return await plait.datasets.get(user.workspace_id, dataset_id, viewer=viewer(user))
 
 
 ConsoleDataset = Annotated[Dataset, Depends(console_dataset)]
@@ -169,7 +175,13 @@ async def list_datasets(
     include_all: Annotated[bool, Query()] = False,
 ) -> dict[str, Any]:
     result = await plait.datasets.page(
-        user.workspace_id, page=page, limit=limit, keyword=keyword, tag_ids=tag_ids or [], ids=ids or None
+        user.workspace_id,
+        page=page,
+        limit=limit,
+        keyword=keyword,
+        tag_ids=tag_ids or [],
+        ids=ids or None,
+        viewer=viewer(user),
     )
     facts = await plait.datasets.facts(result.items)
     tags = await plait.dataset_tags.of_targets(user.workspace_id, [d.id for d in result.items])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
+import zipfile
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -39,6 +42,7 @@ class DatasetBody(_Open):
     description: str | None = Field(default=None, max_length=400)
     indexing_technique: Literal["high_quality", "economy"] | None = None
     permission: Literal["only_me", "all_team_members", "partial_members"] | None = None
+    partial_member_list: list[dict[str, Any] | str] | None = Field(default=None, max_length=1000)
     provider: str | None = None
     embedding_model: str | None = Field(default=None, max_length=255)
     embedding_model_provider: str | None = Field(default=None, max_length=255)
@@ -50,6 +54,7 @@ class DatasetPatch(_Open):
     description: str | None = Field(default=None, max_length=400)
     indexing_technique: Literal["high_quality", "economy"] | None = None
     permission: Literal["only_me", "all_team_members", "partial_members"] | None = None
+    partial_member_list: list[dict[str, Any] | str] | None = Field(default=None, max_length=1000)
     embedding_model: str | None = Field(default=None, max_length=255)
     embedding_model_provider: str | None = Field(default=None, max_length=255)
     retrieval_model: dict[str, Any] | None = None
@@ -75,6 +80,10 @@ class DocumentTextUpdate(_Open):
 
 class StatusBody(BaseModel):
     document_ids: list[str] = Field(max_length=1000)
+
+
+class DownloadZipBody(BaseModel):
+    document_ids: list[str] = Field(min_length=1, max_length=100)
 
 
 class RetrieveBody(_Open):
@@ -290,6 +299,44 @@ async def get_document(
 async def delete_document(document_id: str, dataset: KeyDataset, key: DatasetKey, plait: PlaitDep) -> Response:
     await plait.documents.delete(dataset, key_actor(key), document_id)
     return Response(status_code=204)
+
+
+@router.get("/datasets/{dataset_id}/documents/{document_id}/download")
+async def download_document(document_id: str, dataset: KeyDataset, plait: PlaitDep) -> dict[str, str]:
+    """A signed link to the document's source file, valid for ``FILES_ACCESS_TIMEOUT``."""
+    upload = await plait.documents.download(dataset, document_id)
+    return {"url": plait.file_links.url(upload.id)}
+
+
+@router.post("/datasets/{dataset_id}/documents/download-zip")
+async def download_zip(body: DownloadZipBody, dataset: KeyDataset, plait: PlaitDep) -> Response:
+    """The source files of up to 100 documents in one ZIP archive (names made unique)."""
+    files = []
+    for document_id in dict.fromkeys(body.document_ids):
+        upload = await plait.documents.download(dataset, document_id)
+        _row, content = await plait.documents.read_upload(upload.id)
+        files.append((upload.name, content))
+    archive = await asyncio.to_thread(_zip, files)
+    return Response(
+        archive,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{dataset.id}.zip"'},
+    )
+
+
+def _zip(files: list[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    used: set[str] = set()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files:
+            stem, dot, extension = name.rpartition(".")
+            unique, count = name, 1
+            while unique in used:
+                count += 1
+                unique = f"{stem} ({count}){dot}{extension}" if dot else f"{name} ({count})"
+            used.add(unique)
+            archive.writestr(unique, content)
+    return buffer.getvalue()
 
 
 @router.get("/datasets/{dataset_id}/documents/{batch}/indexing-status")

@@ -19,6 +19,7 @@ class KnowledgeRetrievalConfig(NodeConfig):
     single_retrieval_config: dict[str, Any] | None = None
     metadata_filtering_mode: str = "disabled"
     metadata_filtering_conditions: dict[str, Any] | None = None
+    metadata_model_config: dict[str, Any] | None = None
 
 
 class KnowledgeRetrievalNode(Node):
@@ -47,6 +48,7 @@ class KnowledgeRetrievalNode(Node):
                 "single_retrieval_config",
                 "metadata_filtering_mode",
                 "metadata_filtering_conditions",
+                "metadata_model_config",
             }
         )
         try:

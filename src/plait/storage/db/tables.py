@@ -260,6 +260,20 @@ class Dataset(Timestamps, Base):
     )
 
 
+class DatasetPermission(Base):
+    """A member who may see a ``partial_members`` dataset (besides its creator, owners and admins)."""
+
+    __tablename__ = "dataset_permissions"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(Id, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    dataset_id: Mapped[str] = mapped_column(Id, ForeignKey("datasets.id", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(Id, ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("dataset_id", "account_id"),)
+
+
 class ProcessRule(Base):
     """A chunking rule as given (Dify's ``{mode, rules}``); documents point at the one they
     were split with, so re-indexing one document reproduces its segments."""

@@ -22,6 +22,7 @@ serialised by an asyncio lock (and across processes by SQLite's write lock).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import queue
@@ -156,7 +157,15 @@ class EmbeddedIndex:
 
     async def _write(self, work: Callable[_P, _Change], *args: _P.args, **kwargs: _P.kwargs) -> None:
         async with self._write_lock:
-            await self._thread(self._transaction, lambda: work(*args, **kwargs))
+            transaction = asyncio.ensure_future(self._thread(self._transaction, lambda: work(*args, **kwargs)))
+            try:
+                await asyncio.shield(transaction)
+            except asyncio.CancelledError:
+                # A thread cannot be stopped: hold the lock until it is done, or the next
+                # write would use the connection while this one still does.
+                with contextlib.suppress(Exception):
+                    await transaction
+                raise
 
     def _transaction(self, work: Callable[[], _Change]) -> None:
         connection = self._writer

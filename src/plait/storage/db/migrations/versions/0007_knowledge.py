@@ -249,6 +249,29 @@ def upgrade() -> None:
         sa.UniqueConstraint("segment_id", "position", name=op.f("uq_child_chunks_segment_id_position")),
     )
     op.create_index(op.f("ix_child_chunks_document_id"), "child_chunks", ["document_id"], unique=False)
+    op.create_table(
+        "dataset_permissions",
+        sa.Column("id", sa.Uuid(as_uuid=False), nullable=False),
+        sa.Column("workspace_id", sa.Uuid(as_uuid=False), nullable=False),
+        sa.Column("dataset_id", sa.Uuid(as_uuid=False), nullable=False),
+        sa.Column("account_id", sa.Uuid(as_uuid=False), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_dataset_permissions_account_id_accounts"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["dataset_id"], ["datasets.id"], name=op.f("fk_dataset_permissions_dataset_id_datasets"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_dataset_permissions_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_dataset_permissions")),
+        sa.UniqueConstraint("dataset_id", "account_id", name=op.f("uq_dataset_permissions_dataset_id_account_id")),
+    )
+    op.create_index(op.f("ix_dataset_permissions_account_id"), "dataset_permissions", ["account_id"], unique=False)
     with op.batch_alter_table("datasets") as batch:
         batch.add_column(sa.Column("provider", sa.String(length=16), nullable=False, server_default="vendor"))
         batch.add_column(sa.Column("data_source_type", sa.String(length=32), nullable=True))
@@ -297,3 +320,5 @@ def downgrade() -> None:
     op.drop_table("dataset_process_rules")
     op.drop_table("dataset_metadata")
     op.drop_table("tags")
+    op.drop_index(op.f("ix_dataset_permissions_account_id"), table_name="dataset_permissions")
+    op.drop_table("dataset_permissions")
