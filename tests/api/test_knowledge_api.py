@@ -320,7 +320,7 @@ async def test_crash_mid_indexing_resumes_without_duplicates(start_plait: StartP
     original = plait.indexing._index_segments
     batches: list[int] = []
 
-    async def crash_after_first_batch(document_id: str, dataset: Any) -> None:
+    async def crash_after_first_batch(document_id: str, dataset: Any, started: float) -> None:
         collection = await plait.index.collection(dataset.id)
         real_upsert = collection.upsert
 
@@ -331,7 +331,7 @@ async def test_crash_mid_indexing_resumes_without_duplicates(start_plait: StartP
 
         collection.upsert = upsert  # type: ignore[method-assign]
         try:
-            await original(document_id, dataset)
+            await original(document_id, dataset, started)
         finally:
             collection.upsert = real_upsert  # type: ignore[method-assign]
 

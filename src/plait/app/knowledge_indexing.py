@@ -54,6 +54,10 @@ from plait.storage.index.base import IndexEntry, IndexStore
 log = structlog.get_logger(__name__)
 
 RUNNING_STATES = ("waiting", "parsing", "cleaning", "splitting", "indexing")
+# Text longer than this shows ``cleaning`` and ``splitting`` as it enters them; a shorter
+# document passes both in milliseconds, so their timestamps are written with its segments
+# instead (one transaction fewer each: what many small documents cost is transactions).
+SHOW_STEPS_FROM_CHARS = 100_000
 # Segments per index write (and per "completed" update): one transaction per batch.
 SEGMENT_BATCH = 64
 
@@ -211,10 +215,9 @@ class KnowledgeIndexing:
         document, dataset, rule = loaded
         try:
             if document.indexing_status != "indexing":
-                chunks = await self._prepare(document, dataset, rule)
-                await self._store_segments(document, dataset, chunks)
-            await self._index_segments(document_id, dataset)
-            await self._finish(document_id, started)
+                chunks, steps = await self._prepare(document, dataset, rule)
+                await self._store_segments(document, dataset, chunks, steps)
+            await self._index_segments(document_id, dataset, started)
         except asyncio.CancelledError:
             raise  # the process is stopping: the document resumes where it stood
         except _Gone:
@@ -249,22 +252,32 @@ class KnowledgeIndexing:
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 raise _Gone()
 
-    async def _prepare(self, document: Document, dataset: Dataset, rule: Rule) -> list[Chunk]:
+    async def _prepare(
+        self, document: Document, dataset: Dataset, rule: Rule
+    ) -> tuple[list[Chunk], dict[str, datetime]]:
+        """Parse, clean and split; returns the chunks and when each step completed."""
         now = utcnow()
         await self._set(
             document.id, indexing_status="parsing", processing_started_at=document.processing_started_at or now
         )
         text = await self._extract(document)
-        await self._set(document.id, indexing_status="cleaning", parsing_completed_at=utcnow())
+        steps = {"parsing_completed_at": utcnow()}
+        large = len(text) > SHOW_STEPS_FROM_CHARS
+        if large:
+            await self._set(document.id, indexing_status="cleaning", **steps)
         cleaned = clean(text, rule.pre_processing)
-        await self._set(document.id, indexing_status="splitting", cleaning_completed_at=utcnow())
+        steps["cleaning_completed_at"] = utcnow()
+        if large:
+            await self._set(
+                document.id, indexing_status="splitting", cleaning_completed_at=steps["cleaning_completed_at"]
+            )
         chunks = await asyncio.to_thread(split, cleaned, rule, doc_form=document.doc_form)
         if document.doc_form == "qa_model" and chunks:
             model = await self._chat_model_for(dataset.workspace_id)
             chunks = await generate_qa(chunks, model, language=document.doc_language or "English")
         if not chunks:
             raise IndexingFailed(f"{document.name} has no text left to index after cleaning")
-        return chunks
+        return chunks, steps
 
     async def _extract(self, document: Document) -> str:
         info = document.data_source_info or {}
@@ -296,7 +309,9 @@ class KnowledgeIndexing:
             name += ".html" if mime in (None, "text/html", "application/xhtml+xml") else ".txt"
         return response.content, name, mime
 
-    async def _store_segments(self, document: Document, dataset: Dataset, chunks: Sequence[Chunk]) -> None:
+    async def _store_segments(
+        self, document: Document, dataset: Dataset, chunks: Sequence[Chunk], steps: dict[str, datetime]
+    ) -> None:
         """Replace the document's segments with ``chunks`` and enter ``indexing``: one transaction."""
         now = utcnow()
         segments: list[Segment] = []
@@ -351,11 +366,15 @@ class KnowledgeIndexing:
             await session.flush()
             session.add_all(children)
             row.indexing_status = "indexing"
+            row.parsing_completed_at = steps["parsing_completed_at"]
+            row.cleaning_completed_at = steps["cleaning_completed_at"]
             row.splitting_completed_at = utcnow()
             row.word_count = sum(s.word_count for s in segments)
             row.tokens = sum(s.tokens for s in segments)
 
-    async def _index_segments(self, document_id: str, dataset: Dataset) -> None:
+    async def _index_segments(self, document_id: str, dataset: Dataset, started: float) -> None:
+        """Embed and index the segments not yet completed, batch by batch; the transaction
+        that marks the last batch completed also completes the document."""
         collection = await self._index.collection(dataset.id)
         async with self._db.reader() as session:
             document = await session.get(Document, document_id)
@@ -386,6 +405,9 @@ class KnowledgeIndexing:
         todo = [s for s in segments if s.status != "completed"]
         searchable = document.enabled and not document.archived
         embedder = await self.embedder(dataset) if dataset.indexing_technique == "high_quality" else None
+        if not todo:
+            await self._finish(document_id, started)
+            return
         for start in range(0, len(todo), SEGMENT_BATCH):
             batch = todo[start : start + SEGMENT_BATCH]
             units = [unit for segment in batch for unit in _units(segment, by_segment, hierarchical)]
@@ -424,6 +446,11 @@ class KnowledgeIndexing:
                 alive = await session.get(Document, document_id)
                 if alive is None or alive.indexing_status not in RUNNING_STATES:
                     raise _Gone()
+                if start + SEGMENT_BATCH >= len(todo):
+                    alive.indexing_status = "completed"
+                    alive.completed_at = utcnow()
+                    alive.indexing_latency = round(time.monotonic() - started, 3)
+                    alive.error = None
 
     async def _finish(self, document_id: str, started: float) -> None:
         await self._set(

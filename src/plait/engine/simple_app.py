@@ -96,7 +96,7 @@ def dataset_ids(config: Mapping[str, Any]) -> list[str]:
     return ids
 
 
-def _knowledge(mode: str, config: Mapping[str, Any], ids: list[str]) -> dict[str, Any]:
+def _knowledge(mode: str, config: Mapping[str, Any], ids: list[str], model: Mapping[str, Any]) -> dict[str, Any]:
     settings = config.get("dataset_configs") or {}
     reranking = settings.get("reranking_model") or {}
     multiple = {
@@ -119,6 +119,9 @@ def _knowledge(mode: str, config: Mapping[str, Any], ids: list[str]) -> dict[str
         "dataset_ids": ids,
         "retrieval_mode": "single" if settings.get("retrieval_model") == "single" else "multiple",
         "multiple_retrieval_config": multiple,
+        # Single mode: the app's own model picks the dataset, as in Dify.
+        "single_retrieval_config": {"model": dict(model)},
+        "metadata_model_config": settings.get("metadata_model_config") or dict(model),
         "metadata_filtering_mode": settings.get("metadata_filtering_mode") or "disabled",
         "metadata_filtering_conditions": settings.get("metadata_filtering_conditions"),
     }
@@ -159,7 +162,7 @@ def workflow_from_model_config(mode: str, config: Mapping[str, Any]) -> dict[str
     edges = [{"source": START, "target": worker}, {"source": worker, "target": ANSWER}]
     if knowledge:
         # Retrieval runs first; its passages become the LLM's context.
-        nodes.insert(1, {"id": KNOWLEDGE, "data": _knowledge(mode, config, knowledge)})
+        nodes.insert(1, {"id": KNOWLEDGE, "data": _knowledge(mode, config, knowledge, model)})
         data["context"] = {"enabled": True, "variable_selector": [KNOWLEDGE, "result"]}
         data["prompt_template"] = _with_context(data["prompt_template"])
         edges = [{"source": START, "target": KNOWLEDGE}, {"source": KNOWLEDGE, "target": worker}, edges[1]]
