@@ -28,6 +28,7 @@ from plait.app.bootstrap import Plait
 from plait.settings import Settings, load_settings
 
 from .conformance.embedded_postgres import EmbeddedPostgresUnavailable, start_embedded_postgres
+from .conformance.s3_server import S3Server, S3ServerUnavailable, start_s3_server
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
@@ -125,6 +126,28 @@ def pgvector_url(pgvector_server: str | EmbeddedPostgresUnavailable) -> str:
     if REQUIRE_POSTGRES:
         pytest.fail(f"PostgreSQL with pgvector is required (PLAIT_TEST_REQUIRE_POSTGRES=1): {pgvector_server}")
     pytest.skip(f"no PostgreSQL with pgvector: {pgvector_server}")
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server | S3ServerUnavailable]:
+    """moto's S3-compatible server on a loopback port for the session: it, or why there is none."""
+    try:
+        server = start_s3_server()
+    except S3ServerUnavailable as error:
+        yield error
+        return
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3(s3_server: S3Server | S3ServerUnavailable) -> S3Server:
+    """The S3 server (``s3.create_bucket()`` makes a fresh bucket); skipped with the reason without one."""
+    if isinstance(s3_server, S3ServerUnavailable):
+        pytest.skip(f"no S3-compatible server: {s3_server}")
+    return s3_server
 
 
 @pytest.fixture

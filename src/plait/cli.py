@@ -23,6 +23,7 @@ from plait.app.audit import CLI
 from plait.app.bootstrap import Plait
 from plait.app.engine_services import code_sandbox, egress_policy
 from plait.app.logs import configure_logging
+from plait.app.retention import PruneResult
 from plait.egress import Egress
 from plait.engine.services import Services
 from plait.engine.workflow import load_workflow
@@ -61,7 +62,7 @@ def _run(work: Callable[[Plait], Awaitable[T]], *, migrate_now: bool | None = No
     """Start Plait (wait for the database, migrate), do ``work``, shut down."""
 
     async def main() -> T:
-        plait = await bootstrap.start(_settings(), migrate_now=migrate_now)
+        plait = await bootstrap.start(_settings(), migrate_now=migrate_now, background=False)
         try:
             return await work(plait)
         finally:
@@ -257,6 +258,40 @@ def keys_create(app_id: str | None, datasets: bool, workspace_id: str | None) ->
     token = _run(work)
     click.echo("Store this key now: Plait keeps only its hash and cannot show it again.", err=True)
     click.echo(token)
+
+
+@main.group("runs")
+def runs_group() -> None:
+    """Workflow runs and their logs."""
+
+
+@runs_group.command("prune")
+@click.option(
+    "--older-than-days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Delete the runs that finished more than this many days ago (default: PLAIT_RUN_RETENTION_DAYS).",
+)
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+@reports_errors
+def runs_prune(older_than_days: int | None, dry_run: bool) -> None:
+    """Delete finished runs and their node executions in small batches; print the counts.
+    Conversations and messages are kept."""
+    settings = _settings()
+    if older_than_days is None and not settings.retention.run_days:
+        raise click.UsageError("give --older-than-days, or set PLAIT_RUN_RETENTION_DAYS")
+
+    async def work(plait: Plait) -> PruneResult:
+        return await plait.retention.prune(older_than_days=older_than_days, dry_run=dry_run)
+
+    result = _run(work)
+    verb = "Would delete" if dry_run else "Deleted"
+    click.echo(
+        f"{verb} {result.runs} runs and {result.node_executions} node executions finished before "
+        f"{result.cutoff.isoformat()} ({result.batches} batches).",
+        err=True,
+    )
+    click.echo(f"runs={result.runs} node_executions={result.node_executions}")
 
 
 @main.group()

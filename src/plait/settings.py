@@ -117,7 +117,21 @@ class StorageSettings(BaseSettings):
 
     # Only the backends Plait implements are accepted, so a typo or a not-yet-supported
     # backend stops startup instead of silently writing files somewhere else.
-    type: Literal["local"] = Field(default="local", validation_alias="STORAGE_TYPE")
+    type: Literal["local", "s3"] = Field(default="local", validation_alias="STORAGE_TYPE")
+    # Dify's names. Unset endpoint: AWS itself; unset keys: boto3's usual credential chain.
+    s3_endpoint: str | None = Field(default=None, validation_alias="S3_ENDPOINT")
+    s3_bucket_name: str | None = Field(default=None, validation_alias="S3_BUCKET_NAME")
+    s3_access_key: str | None = Field(default=None, validation_alias="S3_ACCESS_KEY")
+    s3_secret_key: str | None = Field(default=None, validation_alias="S3_SECRET_KEY")
+    s3_region: str = Field(default="us-east-1", validation_alias="S3_REGION")
+    s3_address_style: Literal["auto", "virtual", "path"] = Field(default="auto", validation_alias="S3_ADDRESS_STYLE")
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> StorageSettings:
+        # A ConfigurationError passes through pydantic untouched, so the message stays this one.
+        if self.type == "s3" and not (self.s3_bucket_name or "").strip():
+            raise ConfigurationError("STORAGE_TYPE=s3 needs S3_BUCKET_NAME (the bucket that holds uploaded files)")
+        return self
 
 
 class VectorSettings(BaseSettings):
@@ -249,6 +263,19 @@ class CodeSettings(BaseSettings):
     node_path: str | None = Field(default=None, validation_alias="PLAIT_CODE_NODE_PATH")
 
 
+class RetentionSettings(BaseSettings):
+    """How long run logs (workflow runs and their node executions) are kept."""
+
+    model_config = _CONFIG
+
+    # 0 keeps them forever (the default): deleting history is the operator's choice.
+    run_days: int = Field(default=0, ge=0, le=36_500, validation_alias="PLAIT_RUN_RETENTION_DAYS")
+    batch_size: int = Field(default=1000, ge=1, le=10_000, validation_alias="PLAIT_RETENTION_BATCH_SIZE")
+    interval_seconds: float = Field(
+        default=3600.0, ge=1, le=7 * 86_400, validation_alias="PLAIT_RETENTION_INTERVAL_SECONDS"
+    )
+
+
 class Settings(BaseSettings):
     """The root: one instance per process, built by :func:`load_settings`."""
 
@@ -273,6 +300,7 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=ModelSettings)
     local_models: LocalModelSettings = Field(default_factory=LocalModelSettings)
     uploads: UploadSettings = Field(default_factory=UploadSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -47,6 +47,7 @@ from plait.app.knowledge_uploads import KnowledgeUploads
 from plait.app.model_credentials import ModelCredentials
 from plait.app.model_providers import ModelProviders
 from plait.app.model_resolver import BUILTIN_DEFAULTS, LOCAL_PROVIDER, ModelOverride, ModelResolver
+from plait.app.retention import RunRetention
 from plait.app.run_files import RunFiles
 from plait.app.run_logs import RunLogs
 from plait.app.run_records import RunRecorder
@@ -70,7 +71,7 @@ from plait.providers.base import ChatModel
 from plait.settings import Settings
 from plait.storage.broker import MemoryRunBroker
 from plait.storage.db import Database, migrate
-from plait.storage.files import LocalFileStore
+from plait.storage.files import FileStore, open_file_store
 from plait.storage.index import IndexStore, open_index_store
 from plait.tools import ToolEnvironment, ToolRegistry
 
@@ -145,6 +146,7 @@ class Plait:
     file_links: FileLinks
     knowledge_uploads: KnowledgeUploads
     indexing_estimates: IndexingEstimates
+    retention: RunRetention
     version: str = __version__
 
     async def check_ready(self) -> str | None:
@@ -164,6 +166,7 @@ class Plait:
         return current
 
     async def close(self) -> None:
+        await self.retention.close()
         await self.indexing.close()
         await self.conversation_names.close()
         await self.annotation_jobs.close()
@@ -195,7 +198,7 @@ def build(settings: Settings) -> Plait:
         cache_seconds=settings.models.credentials_cache_seconds,
     )
     embedding_model_for = models.embedding_model
-    file_store = LocalFileStore(Path(settings.data_dir) / "files")
+    file_store = open_file_store(settings.storage, settings.data_dir)
     run_files = RunFiles(db, file_store, egress, max_bytes=settings.uploads.max_mb * 1024 * 1024)
     tool_registry = ToolRegistry.from_entry_points(ToolEnvironment(http=egress, html_to_text=html_to_text))
     tool_providers = ToolProviders(db, SecretBox(secret_key, "tool-credentials"), egress)
@@ -293,6 +296,12 @@ def build(settings: Settings) -> Plait:
         ),
         knowledge_uploads=knowledge.uploads,
         indexing_estimates=knowledge.estimates,
+        retention=RunRetention(
+            db,
+            days=settings.retention.run_days,
+            batch_size=settings.retention.batch_size,
+            interval_seconds=settings.retention.interval_seconds,
+        ),
     )
 
 
@@ -310,7 +319,7 @@ class _Knowledge:
 def knowledge_parts(
     settings: Settings,
     db: Database,
-    file_store: LocalFileStore,
+    file_store: FileStore,
     index: IndexStore,
     egress: Egress,
     models: ModelResolver,
@@ -357,8 +366,10 @@ def knowledge_parts(
     return _Knowledge(datasets, documents, segments, indexing, retrieval, uploads, estimates)
 
 
-async def start(settings: Settings, *, migrate_now: bool | None = None) -> Plait:
-    """Build Plait, wait for its database and bring the schema up to date."""
+async def start(settings: Settings, *, migrate_now: bool | None = None, background: bool = True) -> Plait:
+    """Build Plait, wait for its database and bring the schema up to date. ``background``
+    starts the periodic work of a serving process (run log retention, when configured);
+    one-shot commands leave it off."""
     plait = build(settings)
     try:
         await plait.db.wait_until_reachable(
@@ -371,6 +382,8 @@ async def start(settings: Settings, *, migrate_now: bool | None = None) -> Plait
             await plait.annotation_jobs.recover()
             await plait.indexing.recover()
         plait.recorder.start()
+        if background:
+            plait.retention.start()
     except BaseException:
         await plait.close()
         raise

@@ -36,6 +36,7 @@ from sqlalchemy import delete, func, select, update
 
 from plait.egress import Egress, EgressError
 from plait.errors import PlaitError
+from plait.ids import new_id
 from plait.providers.base import ChatModel, EmbeddingModel
 from plait.rag.chunk import Chunk, split
 from plait.rag.clean import clean
@@ -318,6 +319,7 @@ class KnowledgeIndexing:
         children: list[ChildChunk] = []
         for position, chunk in enumerate(chunks, start=1):
             segment = Segment(
+                id=new_id(),
                 workspace_id=dataset.workspace_id,
                 dataset_id=dataset.id,
                 document_id=document.id,
@@ -334,11 +336,10 @@ class KnowledgeIndexing:
                 created_at=now,
                 updated_at=now,
             )
-            segment.id = segment.id or _new_id()
             segment.index_node_id = segment.id
             segments.append(segment)
             for child_position, child in enumerate(chunk.children, start=1):
-                child_id = _new_id()
+                child_id = new_id()
                 children.append(
                     ChildChunk(
                         id=child_id,
@@ -484,12 +485,6 @@ class KnowledgeIndexing:
 
 class _Gone(Exception):
     """The document was deleted, or taken out of indexing, while its job ran."""
-
-
-def _new_id() -> str:
-    from plait.ids import new_id
-
-    return new_id()
 
 
 def _units(segment: Segment, children: dict[str, list[ChildChunk]], hierarchical: bool) -> list[_Unit]:

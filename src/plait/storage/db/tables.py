@@ -637,6 +637,7 @@ class WorkflowRun(Base):
         CheckConstraint(_in("created_by_role", ("account", "end_user")), name="created_by_role"),
         Index(None, "app_id", "created_at"),
         Index(None, "status", "created_at"),
+        Index(None, "finished_at"),  # retention finds expired runs through it
     )
 
 
