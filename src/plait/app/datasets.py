@@ -24,6 +24,7 @@ from plait.rag.retrieval_settings import parse_retrieval_model, to_dify
 from plait.storage.db import Database
 from plait.storage.db.tables import (
     INDEXING_TECHNIQUES,
+    RUNNING_INDEXING_STATUSES,
     AppDatasetLink,
     Dataset,
     DatasetPermission,
@@ -37,7 +38,7 @@ from plait.storage.index.base import IndexStore
 MAX_NAME_LENGTH = 40  # Dify's limit on a dataset's name
 MAX_DESCRIPTION_LENGTH = 400
 PERMISSIONS = ("only_me", "all_team_members", "partial_members")
-RUNNING_STATES = ("waiting", "parsing", "cleaning", "splitting", "indexing")
+RUNNING_STATES = RUNNING_INDEXING_STATUSES
 
 # The workspace's default embedding model (provider, model), for datasets that name none.
 DefaultEmbedding = Callable[[str], Awaitable[tuple[str, str]]]

@@ -32,6 +32,7 @@ from plait.rag.process_rules import parse_process_rule, to_dify
 from plait.storage.db import Database
 from plait.storage.db.tables import (
     DOC_FORMS,
+    RUNNING_INDEXING_STATUSES,
     Dataset,
     Document,
     ProcessRule,
@@ -44,7 +45,7 @@ from plait.storage.index.base import IndexStore
 
 MAX_TEXT_CHARS = 10_000_000
 MAX_NAME_LENGTH = 255
-RUNNING_STATES = ("waiting", "parsing", "cleaning", "splitting", "indexing")
+RUNNING_STATES = RUNNING_INDEXING_STATUSES
 DISPLAY_STATUSES = ("queuing", "indexing", "paused", "error", "available", "disabled", "archived")
 StatusAction = Literal["enable", "disable", "archive", "un_archive"]
 
@@ -471,14 +472,6 @@ class KnowledgeDocuments:
             await collection.set_enabled(False, document_ids=hidden)
         if enabled_segments:
             await collection.set_enabled(True, segment_ids=enabled_segments)
-
-    async def pending(self) -> list[str]:
-        """Documents whose indexing had not finished: what a restarted process resumes."""
-        async with self._db.reader() as session:
-            rows = await session.execute(
-                select(Document.id).where(Document.indexing_status.in_(RUNNING_STATES)).order_by(Document.created_at)
-            )
-            return list(rows.scalars())
 
     async def mark_hits(self, segment_ids: Sequence[str]) -> None:
         """Count retrieval hits (Dify's ``hit_count``), in one statement."""

@@ -47,14 +47,22 @@ from plait.rag.process_rules import ProcessRule as Rule
 from plait.rag.process_rules import parse_process_rule
 from plait.rag.qa import generate_qa
 from plait.storage.db import Database
-from plait.storage.db.tables import ChildChunk, Dataset, Document, ProcessRule, Segment, UploadFile
+from plait.storage.db.tables import (
+    RUNNING_INDEXING_STATUSES,
+    ChildChunk,
+    Dataset,
+    Document,
+    ProcessRule,
+    Segment,
+    UploadFile,
+)
 from plait.storage.db.types import utcnow
 from plait.storage.files import FileStore
 from plait.storage.index.base import IndexEntry, IndexStore
 
 log = structlog.get_logger(__name__)
 
-RUNNING_STATES = ("waiting", "parsing", "cleaning", "splitting", "indexing")
+RUNNING_STATES = RUNNING_INDEXING_STATUSES
 # Text longer than this shows ``cleaning`` and ``splitting`` as it enters them; a shorter
 # document passes both in milliseconds, so their timestamps are written with its segments
 # instead (one transaction fewer each: what many small documents cost is transactions).
@@ -99,38 +107,28 @@ class IndexingQueue:
     _queue: asyncio.Queue[str] | None = field(default=None, init=False)
     _queued: set[str] = field(default_factory=set, init=False)
     _workers: list[asyncio.Task[None]] = field(default_factory=list, init=False)
-    _active: int = field(default=0, init=False)
-    _idle: asyncio.Event | None = field(default=None, init=False)
 
     def put(self, document_id: str) -> None:
         if document_id in self._queued:
             return
         if self._queue is None:
             self._queue = asyncio.Queue()
-            self._idle = asyncio.Event()
             loop = asyncio.get_running_loop()
             self._workers = [loop.create_task(self._work()) for _ in range(self.concurrency)]
-        assert self._idle is not None
-        self._idle.clear()
         self._queued.add(document_id)
         self._queue.put_nowait(document_id)
 
     async def _work(self) -> None:
         assert self._queue is not None
-        assert self._idle is not None
         while True:
             document_id = await self._queue.get()
-            self._active += 1
             try:
                 await self.run(document_id)
             except Exception as error:  # a job's own errors end its document; this is a bug
                 log.exception("indexing.job_crashed", document_id=document_id, error=str(error))
             finally:
                 self._queued.discard(document_id)
-                self._active -= 1
                 self._queue.task_done()
-                if self._queue.empty() and self._active == 0:
-                    self._idle.set()
 
     async def drain(self) -> None:
         """Wait until every queued document has been worked on."""

@@ -18,10 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from plait.api.console.apps import key_item
 from plait.api.deps import ConsoleAdmin, ConsoleUser, PlaitDep, RequestId
 from plait.api.knowledge_shapes import dataset_item, document_item, indexing_status_item, segment_item
+from plait.api.paging import numbered_page
 from plait.api.service.datasets import (
     DatasetBody,
     DatasetPatch,
     RetrieveBody,
+    dataset_page,
     document_detail_of,
     retrieval_record,
 )
@@ -183,15 +185,7 @@ async def list_datasets(
         ids=ids or None,
         viewer=viewer(user),
     )
-    facts = await plait.datasets.facts(result.items)
-    tags = await plait.dataset_tags.of_targets(user.workspace_id, [d.id for d in result.items])
-    return {
-        "data": [dataset_item(d, facts[d.id], tags=tags.get(d.id, [])) for d in result.items],
-        "has_more": result.has_more,
-        "limit": result.limit,
-        "total": result.total,
-        "page": result.page,
-    }
+    return await dataset_page(plait, user.workspace_id, result)
 
 
 @router.post("/datasets", status_code=201)
@@ -238,13 +232,7 @@ async def list_documents(
     status: Annotated[str | None, Query(max_length=32)] = None,
 ) -> dict[str, Any]:
     result = await plait.documents.page(dataset, page=page, limit=limit, keyword=keyword, status=status)
-    return {
-        "data": [document_item(d) for d in result.items],
-        "has_more": result.has_more,
-        "limit": result.limit,
-        "total": result.total,
-        "page": result.page,
-    }
+    return numbered_page(result, [document_item(d) for d in result.items])
 
 
 async def _sources(plait: Plait, workspace_id: str, source: DataSource) -> list[DocumentSource]:

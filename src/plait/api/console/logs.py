@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from plait.api.deps import ConsoleEditor, PlaitDep
+from plait.api.paging import numbered_page
 from plait.api.service.conversations import message_item
 from plait.api.service.workflows import log_item
 from plait.app.conversation_logs import ConversationLog, MessageLog
@@ -138,16 +139,6 @@ def completion_conversation_item(log: ConversationLog) -> dict[str, Any]:
     }
 
 
-def _paged(result: Any, items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "page": result.page,
-        "limit": result.limit,
-        "total": result.total,
-        "has_more": result.has_more,
-        "data": items,
-    }
-
-
 @router.get("/apps/{app_id}/chat-conversations")
 async def chat_conversations(
     app_id: str,
@@ -176,7 +167,7 @@ async def chat_conversations(
         sort_by=sort_by,
         message_count_gte=message_count_gte,
     )
-    return _paged(result, [chat_conversation_item(log) for log in result.items])
+    return numbered_page(result, [chat_conversation_item(log) for log in result.items])
 
 
 @router.get("/apps/{app_id}/completion-conversations")
@@ -203,7 +194,7 @@ async def completion_conversations(
         end=end,
         annotation_status=annotation_status,
     )
-    return _paged(result, [completion_conversation_item(log) for log in result.items])
+    return numbered_page(result, [completion_conversation_item(log) for log in result.items])
 
 
 @router.get("/apps/{app_id}/chat-messages")
@@ -244,7 +235,7 @@ async def workflow_app_logs(
         created_before=created_at__before,
         created_after=created_at__after,
     )
-    return _paged(result, [log_item(run, end_user) for run, end_user in result.runs])
+    return numbered_page(result, [log_item(run, end_user) for run, end_user in result.runs])
 
 
 def run_item(log: RunLog) -> dict[str, Any]:

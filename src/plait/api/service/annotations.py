@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from plait.api.deps import PlaitDep
+from plait.api.paging import numbered_page
 from plait.api.service.auth import KeyApp
 from plait.app.annotations import MAX_ANSWER_LENGTH, MAX_QUESTION_LENGTH, NumberedPage
 from plait.app.audit import Actor
@@ -31,13 +32,7 @@ def annotation_item(row: Annotation) -> dict[str, Any]:
 
 
 def annotation_page(result: NumberedPage[Annotation]) -> dict[str, Any]:
-    return {
-        "data": [annotation_item(row) for row in result.items],
-        "has_more": result.has_more,
-        "limit": result.limit,
-        "total": result.total,
-        "page": result.page,
-    }
+    return numbered_page(result, [annotation_item(row) for row in result.items])
 
 
 def job_item(job: AnnotationJob, *, new: bool = True) -> dict[str, str]:

@@ -21,7 +21,9 @@ from plait.api.knowledge_shapes import (
     segment_item,
 )
 from plait.api.nul_characters import MESSAGE as NUL_MESSAGE
+from plait.api.paging import numbered_page
 from plait.api.service.knowledge_auth import DatasetKey, KeyDataset, key_actor
+from plait.app.annotations import NumberedPage
 from plait.app.bootstrap import Plait
 from plait.app.knowledge_documents import MAX_TEXT_CHARS, Created, DocumentSource
 from plait.app.knowledge_retrieval import RetrievedSegment
@@ -119,15 +121,14 @@ async def list_datasets(
     tag_ids: Annotated[list[str] | None, Query(alias="tag_ids")] = None,
 ) -> dict[str, Any]:
     result = await plait.datasets.page(key.workspace_id, page=page, limit=limit, keyword=keyword, tag_ids=tag_ids or [])
+    return await dataset_page(plait, key.workspace_id, result)
+
+
+async def dataset_page(plait: Plait, workspace_id: str, result: NumberedPage[Dataset]) -> dict[str, Any]:
+    """A page of datasets with their counts and tags (the Knowledge API's and the console's)."""
     facts = await plait.datasets.facts(result.items)
-    tags = await plait.dataset_tags.of_targets(key.workspace_id, [d.id for d in result.items])
-    return {
-        "data": [dataset_item(d, facts[d.id], tags=tags.get(d.id, [])) for d in result.items],
-        "has_more": result.has_more,
-        "limit": result.limit,
-        "total": result.total,
-        "page": result.page,
-    }
+    tags = await plait.dataset_tags.of_targets(workspace_id, [d.id for d in result.items])
+    return numbered_page(result, [dataset_item(d, facts[d.id], tags=tags.get(d.id, [])) for d in result.items])
 
 
 @router.get("/datasets/{dataset_id}")
@@ -167,14 +168,9 @@ async def create_by_text(
     body: DocumentTextBody, dataset: KeyDataset, key: DatasetKey, plait: PlaitDep
 ) -> dict[str, Any]:
     fields = body.model_dump(exclude_none=True)
-    source = DocumentSource(name=_text_name(body.name), content=body.text.encode(), mime_type="text/plain")
+    source = DocumentSource(name=body.name, content=body.text.encode(), mime_type="text/plain")
     created = await plait.documents.create(dataset.id, key.workspace_id, key_actor(key), source, fields)
     return await _created(plait, created)
-
-
-def _text_name(name: str) -> str:
-    """Text documents are stored as ``.txt`` files; the document keeps the name given."""
-    return name
 
 
 async def _multipart(request: Request, plait: Plait) -> tuple[DocumentSource | None, dict[str, Any]]:
@@ -256,13 +252,7 @@ async def list_documents(
     status: Annotated[str | None, Query(max_length=32)] = None,
 ) -> dict[str, Any]:
     result = await plait.documents.page(dataset, page=page, limit=limit, keyword=keyword, status=status)
-    return {
-        "data": [document_item(d) for d in result.items],
-        "has_more": result.has_more,
-        "limit": result.limit,
-        "total": result.total,
-        "page": result.page,
-    }
+    return numbered_page(result, [document_item(d) for d in result.items])
 
 
 async def document_detail_of(plait: Plait, dataset: Dataset, document: Document, metadata: str) -> dict[str, Any]:

@@ -221,6 +221,8 @@ INDEXING_STATUSES = (
     "paused",
     "stopped",
 )
+# The states of a document whose indexing has not ended (a stopped process resumes these).
+RUNNING_INDEXING_STATUSES = ("waiting", "parsing", "cleaning", "splitting", "indexing")
 SEGMENT_STATUSES = ("waiting", "indexing", "completed", "error", "re_segment")
 METADATA_TYPES = ("string", "number", "time")
 
